@@ -1,0 +1,261 @@
+"""Input validation: the one place that fixes dtype, memory order, index dtype and sparse structure.
+
+Everything the compiled kernels receive passes through here first, so that the
+kernels can run with bounds checks off. Malformed sparse matrices are rejected
+*before* any scipy conversion touches them (a conversion of a matrix whose
+indices are out of range can read out of bounds).
+"""
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array, validate_data
+
+FLOAT_DTYPES = (np.float64, np.float32)
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+# ---------------------------------------------------------------------------
+# scalars
+# ---------------------------------------------------------------------------
+def check_scalar(value, name, *, low=None, high=None, low_inclusive=True,
+                 high_inclusive=True, allow_inf=False, integer=False):
+    """Return ``value`` as a Python float (or int) after checking its type and range.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (booleans and complex numbers included).
+    ValueError
+        If ``value`` is NaN, infinite (unless ``allow_inf``) or out of range.
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
+        what = "an integer" if integer else "a real number"
+        raise TypeError(f"{name} must be {what}, got {value!r} of type {type(value).__name__}")
+    value = int(value) if integer else float(value)
+    if not integer:
+        if np.isnan(value):
+            raise ValueError(f"{name} must not be NaN")
+        if np.isinf(value) and not allow_inf:
+            raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be {op} {low}, got {value}")
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        op = "<=" if high_inclusive else "<"
+        raise ValueError(f"{name} must be {op} {high}, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# 1-D float vectors (kernel wrappers)
+# ---------------------------------------------------------------------------
+def check_float_vector(x, name, *, dtype=None, allow_nonfinite=True, ndim=1):
+    """Check that ``x`` is a real floating ndarray (float32 or float64) with ``ndim`` dims.
+
+    Integer, boolean, complex and object arrays raise ``TypeError``: kernels work
+    in place, so silently casting would hide a bug. Read-only and non-contiguous
+    arrays are returned as they are (no copy).
+
+    Parameters
+    ----------
+    x : ndarray
+    name : str
+        Name used in error messages.
+    dtype : numpy dtype, optional
+        If given, ``x`` must have exactly this dtype.
+    allow_nonfinite : bool
+        If False, NaN or infinite entries raise ``ValueError``.
+    ndim : int or None
+        Required number of dimensions (None: any).
+    """
+    if sp.issparse(x):
+        raise TypeError(f"{name} must be a dense numpy array, got a sparse matrix")
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy ndarray, got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)} (like the parameters), got {x.dtype}")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {x.shape}")
+    if not x.dtype.isnative:
+        raise TypeError(f"{name} must be in native byte order")
+    if not allow_nonfinite and not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return x
+
+
+def check_out(out, like, name="out"):
+    """Check an ``out=`` buffer: writable, same shape and dtype as ``like``."""
+    check_float_vector(out, name, dtype=like.dtype, ndim=like.ndim)
+    if out.shape != like.shape:
+        raise ValueError(f"{name} must have shape {like.shape}, got {out.shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# sparse structure
+# ---------------------------------------------------------------------------
+def check_sparse_structure(X, name="X"):
+    """Validate the raw arrays of a sparse matrix without trusting any of them.
+
+    Checks CSR/CSC/BSR ``indptr`` (length, start at 0, monotone, end at nnz),
+    ``indices`` (in range, non-negative), ``data`` length, and COO row/col
+    ranges. Raises ``ValueError`` naming the defect.
+    """
+    fmt = X.format
+    n_rows, n_cols = X.shape
+    if n_rows < 0 or n_cols < 0:
+        raise ValueError(f"{name} has a negative dimension {X.shape}")
+    if fmt in ("csr", "csc", "bsr"):
+        indptr = np.asarray(X.indptr)
+        indices = np.asarray(X.indices)
+        data = np.asarray(X.data)
+        if fmt == "bsr":
+            r, c = X.blocksize
+            n_major, n_minor = n_rows // r, n_cols // c
+        elif fmt == "csr":
+            n_major, n_minor = n_rows, n_cols
+        else:
+            n_major, n_minor = n_cols, n_rows
+        if indptr.ndim != 1 or indices.ndim != 1:
+            raise ValueError(f"sparse {name}: indptr and indices must be 1-D")
+        if indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu":
+            raise ValueError(f"sparse {name}: indptr and indices must be integer arrays")
+        if indptr.shape[0] != n_major + 1:
+            raise ValueError(f"sparse {name}: indptr has length {indptr.shape[0]}, "
+                             f"expected {n_major + 1}")
+        if indptr[0] != 0:
+            raise ValueError(f"sparse {name}: indptr[0] must be 0, got {indptr[0]}")
+        if np.any(np.diff(indptr) < 0):
+            raise ValueError(f"sparse {name}: indptr is not non-decreasing (non-monotone indptr)")
+        nnz = int(indptr[-1])
+        if indices.shape[0] < nnz or data.shape[0] < nnz:
+            raise ValueError(f"sparse {name}: indptr[-1] = {nnz} but indices has "
+                             f"{indices.shape[0]} and data {data.shape[0]} entries")
+        if indices.shape[0] != data.shape[0]:
+            raise ValueError(f"sparse {name}: data and indices have different lengths "
+                             f"({data.shape[0]} and {indices.shape[0]})")
+        if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= n_minor):
+            raise ValueError(f"sparse {name}: indices out of range [0, {n_minor})")
+    elif fmt == "coo":
+        coords = [np.asarray(c) for c in X.coords] if hasattr(X, "coords") else [X.row, X.col]
+        data = np.asarray(X.data)
+        for axis, (c, size) in enumerate(zip(coords, X.shape)):
+            if c.shape[0] != data.shape[0]:
+                raise ValueError(f"sparse {name}: coordinate and data lengths differ")
+            if c.size and (c.min() < 0 or c.max() >= size):
+                raise ValueError(f"sparse {name}: indices along axis {axis} out of range [0, {size})")
+    return X
+
+
+def _to_int32_canonical(X, name="X"):
+    """Return a CSC/CSR matrix with int32, sorted, duplicate-free indices.
+
+    A copy is made only when indices are int64, unsorted or duplicated; the
+    input is never modified.
+    """
+    if X.nnz > _INT32_MAX or max(X.shape) > _INT32_MAX:
+        raise ValueError(f"sparse {name} is too large for int32 indices "
+                         f"(nnz={X.nnz}, shape={X.shape})")
+    copied = False
+    if X.indices.dtype != np.int32 or X.indptr.dtype != np.int32:
+        X = X.copy()
+        X.indices = X.indices.astype(np.int32)
+        X.indptr = X.indptr.astype(np.int32)
+        copied = True
+    if not X.has_canonical_format:
+        if not copied:
+            X = X.copy()
+        X.sum_duplicates()  # also sorts indices
+    return X
+
+
+# ---------------------------------------------------------------------------
+# design matrices and targets
+# ---------------------------------------------------------------------------
+def _is_sparse(X):
+    return sp.issparse(X)
+
+
+def check_X(X, *, estimator=None, reset=True, accept_sparse="csc", order="F",
+            dtype=FLOAT_DTYPES, name="X", ensure_min_samples=1, ensure_min_features=1):
+    """Validate a design matrix for the compiled solvers.
+
+    Returns a float32/float64 array in ``order`` (Fortran by default: used
+    without a copy when it already is; a C-ordered array is copied once), or a
+    sparse matrix in ``accept_sparse`` format with int32, sorted and
+    duplicate-free indices (CSR input is converted to CSC once when CSC is
+    requested, and vice versa). float32 stays float32; other dtypes become
+    float64. NaN/inf, complex, object, empty, or 1-D input raise ``ValueError``.
+
+    If ``estimator`` is given, sklearn's ``validate_data`` is used so that
+    ``n_features_in_``/``feature_names_in_`` are set (``reset=True``) or checked.
+    """
+    if _is_sparse(X):
+        check_sparse_structure(X, name)
+    kwargs = dict(accept_sparse=accept_sparse, order=order, dtype=list(dtype),
+                  ensure_min_samples=ensure_min_samples,
+                  ensure_min_features=ensure_min_features, accept_large_sparse=True)
+    if estimator is not None:
+        X = validate_data(estimator, X, reset=reset, **kwargs)
+    else:
+        X = check_array(X, input_name=name, **kwargs)
+    if _is_sparse(X):
+        X = _to_int32_canonical(X, name)
+    return X
+
+
+def check_X_y(X, y, *, estimator=None, reset=True, accept_sparse="csc", order="F",
+              dtype=FLOAT_DTYPES, y_numeric=True, multi_output=False):
+    """Validate ``X`` as in :func:`check_X` and ``y`` as a finite vector of X's dtype.
+
+    ``y`` is returned contiguous, with the same length as ``X`` has rows. With
+    ``y_numeric=False`` (classification), ``y`` is returned as given (labels),
+    only checked for length and missing values.
+    """
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None")
+    X = check_X(X, estimator=estimator, reset=reset, accept_sparse=accept_sparse,
+                order=order, dtype=dtype)
+    y = check_array(y, input_name="y", ensure_2d=False, dtype=X.dtype if y_numeric else None,
+                    ensure_all_finite=True if y_numeric else "allow-nan",
+                    ensure_min_samples=0)
+    if y.ndim == 2 and y.shape[1] == 1 and not multi_output:
+        y = y.ravel()
+    if y.ndim != 1 and not multi_output:
+        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X and y have inconsistent numbers of samples: "
+                         f"{X.shape[0]} and {y.shape[0]}")
+    if y_numeric:
+        y = np.ascontiguousarray(y)
+    return X, y
+
+
+def check_sample_weight(sample_weight, n_samples, dtype, *, allow_all_zero=False):
+    """Return sample weights as a contiguous ``dtype`` vector (ones when None).
+
+    Negative, NaN or infinite weights, a wrong length, or (unless
+    ``allow_all_zero``) all weights zero raise ``ValueError``.
+    """
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=dtype)
+    if np.isscalar(sample_weight):
+        check_scalar(sample_weight, "sample_weight", low=0.0, low_inclusive=False)
+        return np.full(n_samples, sample_weight, dtype=dtype)
+    sw = check_array(sample_weight, input_name="sample_weight", ensure_2d=False,
+                     dtype=dtype, order="C", ensure_min_samples=0)
+    if sw.ndim != 1:
+        raise ValueError(f"sample_weight must be 1-dimensional, got shape {sw.shape}")
+    if sw.shape[0] != n_samples:
+        raise ValueError(f"sample_weight has {sw.shape[0]} entries, expected {n_samples}")
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative")
+    if not allow_all_zero and not np.any(sw > 0):
+        raise ValueError("sample_weight must have at least one positive entry")
+    return sw

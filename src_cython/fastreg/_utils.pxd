@@ -1,0 +1,71 @@
+"""Inline scalar helpers and fused BLAS shims shared by the kernels.
+
+Everything here is ``cdef inline ... noexcept nogil``: no runtime import, no
+Python objects, safe inside ``with nogil`` blocks.
+"""
+from cython cimport floating
+from libc.math cimport fabs, fmax, fmin
+from scipy.linalg.cython_blas cimport ddot, sdot, daxpy, saxpy, dnrm2, snrm2, dscal, sscal
+
+
+cdef inline double fsign(double x) noexcept nogil:
+    """Sign of ``x`` (0 for 0)."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return 0.0
+
+
+cdef inline double soft_threshold_scalar(double x, double t) noexcept nogil:
+    """Prox of ``t * |.|`` at ``x``: ``sign(x) * max(|x| - t, 0)``; ``t = inf`` gives 0."""
+    if x > t:
+        return x - t
+    if x < -t:
+        return x + t
+    return 0.0
+
+
+cdef inline double prox_enet_box(double x, double l1, double l2,
+                                 double lower, double upper) noexcept nogil:
+    """Prox of ``l1 * |w| + l2 / 2 * w**2 + indicator(lower <= w <= upper)`` at ``x``.
+
+    In one dimension the prox of a convex function plus the indicator of an
+    interval is the prox of the function clipped to the interval.
+    """
+    cdef double w = soft_threshold_scalar(x, l1) / (1.0 + l2)
+    return fmin(fmax(w, lower), upper)
+
+
+cdef inline floating fdot(int n, const floating* x, int incx,
+                          const floating* y, int incy) noexcept nogil:
+    """BLAS dot product, float32 or float64."""
+    if floating is double:
+        return ddot(&n, <double*> x, &incx, <double*> y, &incy)
+    else:
+        return sdot(&n, <float*> x, &incx, <float*> y, &incy)
+
+
+cdef inline void faxpy(int n, floating alpha, const floating* x, int incx,
+                       floating* y, int incy) noexcept nogil:
+    """BLAS ``y += alpha * x``, float32 or float64."""
+    if floating is double:
+        daxpy(&n, &alpha, <double*> x, &incx, y, &incy)
+    else:
+        saxpy(&n, &alpha, <float*> x, &incx, y, &incy)
+
+
+cdef inline floating fnrm2(int n, const floating* x, int incx) noexcept nogil:
+    """BLAS Euclidean norm, float32 or float64."""
+    if floating is double:
+        return dnrm2(&n, <double*> x, &incx)
+    else:
+        return snrm2(&n, <float*> x, &incx)
+
+
+cdef inline void fscal(int n, floating alpha, floating* x, int incx) noexcept nogil:
+    """BLAS ``x *= alpha``, float32 or float64."""
+    if floating is double:
+        dscal(&n, &alpha, x, &incx)
+    else:
+        sscal(&n, &alpha, x, &incx)
