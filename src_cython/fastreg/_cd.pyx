@@ -1,0 +1,653 @@
+"""Coordinate-descent kernels for the weighted least-squares elastic net with box constraints.
+
+Every kernel here works on the problem
+
+.. math::
+
+    \\min_{w, b}\\; \\frac12 \\sum_i h_i (y_i - x_i^\\top w - b)^2
+    + \\sum_j \\Big( l1_j |w_j| + \\frac{l2_j}{2} w_j^2 \\Big)
+    \\quad \\text{s.t.}\\quad lower_j \\le w_j \\le upper_j,
+
+with non-negative sample weights ``h`` (scikit-learn's Lasso/ElasticNet use
+``h_i = sample_weight_i / sum(sample_weight)``, i.e. ``1/n`` without weights;
+prox-Newton for logistic regression uses the per-sample second derivatives)
+and ``lower_j <= 0 <= upper_j``. The intercept ``b`` (``fit_intercept``) is
+handled by *implicit centering*: the kernels keep the raw residual
+``R = y - X w`` (no intercept) and the scalar ``b = sum_i h_i R_i / H``
+(``H = sum_i h_i``), which is the exact minimizer over ``b`` for the current
+``w``. With the weighted column means ``mu_j = sum_i h_i x_ij / H`` the partial
+gradient of the centered problem is ``-(sum_i h_i x_ij R_i - b H mu_j)``, and a
+change ``dw`` of ``w_j`` moves ``R -= dw x_j`` and ``b -= dw mu_j``. X is never
+centered nor copied (dense or sparse alike). Without intercept, ``mu = 0`` and
+``b = 0``.
+
+Storage: dense X in Fortran order (a column is contiguous: BLAS ``dot``/``axpy``
+in the unweighted hot path), or CSC given by ``data, indices, indptr`` (int32).
+Both formats share the per-column helpers below, which take raw pointers
+(``indptr == NULL`` means dense).
+
+Working sets ``ws`` are int32 arrays of feature indices; the kernels only touch
+those features. Arrays come first, scalars last (fused-type dispatch).
+
+References
+----------
+Friedman, Hastie, Tibshirani (2010), Regularization paths for generalized
+linear models via coordinate descent, J. Stat. Softw. 33(1).
+Massias, Gramfort, Salmon (2018), Celer: a fast solver for the Lasso with dual
+extrapolation, ICML.
+Bertrand, Massias (2021), Anderson acceleration of coordinate descent, AISTATS.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport fabs, fmax, fmin, sqrt, INFINITY, isinf
+
+from fastreg._utils cimport fdot, faxpy, prox_enet_box, soft_threshold_scalar
+
+#: Largest Anderson memory accepted by :func:`cd_solve_dense` / :func:`cd_solve_sparse`.
+MAX_ANDERSON = 10
+cdef enum:
+    _MAXK = 10
+
+
+# ---------------------------------------------------------------------------
+# per-column helpers (dense when indptr == NULL, CSC otherwise)
+# ---------------------------------------------------------------------------
+cdef inline double _col_dot(const floating* data, const int* indices, const int* indptr,
+                            int n, int j, const floating* v, const floating* h,
+                            bint unit) noexcept nogil:
+    """``sum_i x_ij v_i`` if ``unit`` else ``sum_i h_i x_ij v_i``."""
+    cdef const floating* col
+    cdef int i, k
+    cdef double acc = 0.0
+    if indptr == NULL:
+        col = data + <Py_ssize_t> j * n
+        if unit:
+            return fdot(n, col, 1, v, 1)
+        for i in range(n):
+            acc += h[i] * col[i] * v[i]
+        return acc
+    if unit:
+        for k in range(indptr[j], indptr[j + 1]):
+            acc += data[k] * v[indices[k]]
+    else:
+        for k in range(indptr[j], indptr[j + 1]):
+            i = indices[k]
+            acc += h[i] * data[k] * v[i]
+    return acc
+
+
+cdef inline void _col_axpy(const floating* data, const int* indices, const int* indptr,
+                           int n, int j, floating a, floating* v) noexcept nogil:
+    """``v += a * x_j``."""
+    cdef int k
+    if indptr == NULL:
+        faxpy(n, a, data + <Py_ssize_t> j * n, 1, v, 1)
+    else:
+        for k in range(indptr[j], indptr[j + 1]):
+            v[indices[k]] += a * data[k]
+
+
+cdef inline double _conj(double u, double l1, double l2, double lo, double up) noexcept nogil:
+    """Convex conjugate ``g*(u)`` of ``g(w) = l1|w| + l2/2 w^2 + indicator(lo <= w <= up)``.
+
+    Assumes ``lo <= 0 <= up``, so that ``g*(u) = phi(ST(u, l1))`` with
+    ``phi(v) = sup_{lo<=w<=up} v w - l2/2 w^2``. When ``l2 == 0`` and the bound
+    on the side of ``v`` is infinite, ``g*`` is finite only for ``v == 0``; the
+    caller guarantees feasibility by rescaling (or projection, for unpenalized
+    features) and 0 is returned, which ignores rounding errors of that rescaling.
+    """
+    cdef double v = soft_threshold_scalar(u, l1), wst
+    if v > 0.0:
+        if l2 > 0.0:
+            wst = fmin(v / l2, up)
+            return v * wst - 0.5 * l2 * wst * wst
+        if isinf(up):
+            return 0.0
+        return v * up
+    if v < 0.0:
+        if l2 > 0.0:
+            wst = fmax(v / l2, lo)
+            return v * wst - 0.5 * l2 * wst * wst
+        if isinf(lo):
+            return 0.0
+        return v * lo
+    return 0.0
+
+
+cdef double _dual_scale(const double* c, const floating* l1, const floating* l2,
+                        const floating* lower, const floating* upper, const int* ws,
+                        int m) noexcept nogil:
+    """Largest ``s <= 1`` making ``s * c`` dual feasible (see :func:`enet_dual_terms`)."""
+    cdef int k, j
+    cdef double s = 1.0, ck, l1j
+    for k in range(m):
+        j = ws[k]
+        l1j = l1[j]
+        if l2[j] > 0.0 or l1j <= 0.0:
+            continue
+        ck = c[k]
+        if ck > l1j and isinf(upper[j]):
+            s = fmin(s, l1j / ck)
+        elif ck < -l1j and isinf(lower[j]):
+            s = fmin(s, -l1j / ck)
+    return s
+
+
+cdef double _conj_sum(const double* c, double s, const floating* l1, const floating* l2,
+                      const floating* lower, const floating* upper, const int* ws,
+                      int m) noexcept nogil:
+    cdef int k, j
+    cdef double acc = 0.0
+    for k in range(m):
+        j = ws[k]
+        acc += _conj(s * c[k], l1[j], l2[j], lower[j], upper[j])
+    return acc
+
+
+cdef double _penalty(const floating* w, const floating* l1, const floating* l2,
+                     const int* ws, int m) noexcept nogil:
+    cdef int k, j
+    cdef double acc = 0.0, wj
+    for k in range(m):
+        j = ws[k]
+        wj = w[j]
+        if wj != 0.0:
+            acc += l1[j] * fabs(wj) + 0.5 * l2[j] * wj * wj
+    return acc
+
+
+def enet_dual_terms(const double[::1] c, const floating[::1] l1, const floating[::1] l2,
+                    const floating[::1] lower, const floating[::1] upper, const int[::1] ws):
+    """Dual rescaling and conjugate sum for the elastic net with box constraints.
+
+    Parameters
+    ----------
+    c : ndarray of shape (m,), float64
+        Correlations ``c_k = sum_i h_i (x_ij - mu_j) rho_i`` of a (centered)
+        residual ``rho`` with feature ``j = ws[k]``.
+    l1, l2, lower, upper : ndarray of shape (n_features,)
+        Per-feature penalty and bounds (``lower <= 0 <= upper``).
+    ws : ndarray of shape (m,), int32
+        Features taken into account.
+
+    Returns
+    -------
+    s : float
+        ``min(1, min_j l1_j / |c_j|)`` over the features whose conjugate
+        constrains ``c_j`` (``l2_j == 0``, ``l1_j > 0``, infinite bound on the
+        side of ``c_j``), so that ``theta = s * rho`` is dual feasible.
+    conj : float
+        ``sum_k g_j*(s c_k)``, the conjugate term of the dual objective.
+        Unpenalized features (``l1_j = l2_j = 0``) contribute 0 (the caller
+        makes ``rho`` orthogonal to them).
+    """
+    cdef int m = ws.shape[0]
+    cdef double s, G
+    if c.shape[0] != m:
+        raise ValueError("c and ws must have the same length")
+    if m == 0:
+        return 1.0, 0.0
+    with nogil:
+        s = _dual_scale(&c[0], &l1[0], &l2[0], &lower[0], &upper[0], &ws[0], m)
+        G = _conj_sum(&c[0], s, &l1[0], &l2[0], &lower[0], &upper[0], &ws[0], m)
+    return s, G
+
+
+# ---------------------------------------------------------------------------
+# X^T v over a set of features (one full pass: OpenMP over features)
+# ---------------------------------------------------------------------------
+def xtv_dense(const floating[::1, :] X, const floating[::1] v, const int[::1] ws,
+              double[::1] out, int n_threads=1):
+    """``out[k] = sum_i X[i, ws[k]] * v[i]`` for dense Fortran-ordered ``X``.
+
+    Features are split over ``n_threads`` OpenMP threads (static schedule:
+    equal columns cost the same).
+    """
+    cdef int n = X.shape[0], m = ws.shape[0], k
+    if m == 0 or n == 0:
+        out[:] = 0.0
+        return
+    if n_threads > 1 and m * <double> n > 50000.0:
+        for k in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
+            out[k] = fdot(n, &X[0, ws[k]], 1, &v[0], 1)
+    else:
+        with nogil:
+            for k in range(m):
+                out[k] = fdot(n, &X[0, ws[k]], 1, &v[0], 1)
+
+
+def xtv_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
+               const floating[::1] v, const int[::1] ws, double[::1] out, int n_threads=1):
+    """``out[k] = sum_i X[i, ws[k]] * v[i]`` for CSC ``X`` (``data, indices, indptr``).
+
+    Columns have unequal lengths: OpenMP threads take chunks of 64 features
+    dynamically.
+    """
+    cdef int m = ws.shape[0], k, p, j
+    cdef double acc
+    if m == 0:
+        return
+    if n_threads > 1 and indptr[indptr.shape[0] - 1] > 50000:
+        for k in prange(m, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
+            j = ws[k]
+            acc = 0.0
+            for p in range(indptr[j], indptr[j + 1]):
+                acc = acc + data[p] * v[indices[p]]
+            out[k] = acc
+    else:
+        with nogil:
+            for k in range(m):
+                j = ws[k]
+                acc = 0.0
+                for p in range(indptr[j], indptr[j + 1]):
+                    acc = acc + data[p] * v[indices[p]]
+                out[k] = acc
+
+
+# ---------------------------------------------------------------------------
+# weighted column statistics
+# ---------------------------------------------------------------------------
+cdef void _col_stats(const floating* data, const int* indices, const int* indptr, int n,
+                     int p, const floating* h, double hsum, bint center,
+                     double* mu_out, double* sq_out) noexcept nogil:
+    cdef int j, i, k
+    cdef double a, mj, d, hz
+    cdef const floating* col
+    for j in range(p):
+        a = 0.0
+        if indptr == NULL:
+            col = data + <Py_ssize_t> j * n
+            for i in range(n):
+                a += h[i] * col[i]
+        else:
+            for k in range(indptr[j], indptr[j + 1]):
+                a += h[indices[k]] * data[k]
+        mj = a / hsum if center else 0.0
+        a = 0.0
+        if indptr == NULL:
+            for i in range(n):
+                d = col[i] - mj
+                a += h[i] * d * d
+        else:
+            hz = hsum
+            for k in range(indptr[j], indptr[j + 1]):
+                i = indices[k]
+                d = data[k] - mj
+                a += h[i] * d * d
+                hz -= h[i]
+            a += fmax(hz, 0.0) * mj * mj
+        mu_out[j] = mj
+        sq_out[j] = a
+
+
+def col_stats_dense(const floating[::1, :] X, const floating[::1] h, double[::1] mu_out,
+                    double[::1] sq_out, bint center):
+    """Weighted column means and (centered) squared norms of dense F-ordered ``X``.
+
+    ``mu_out[j] = sum_i h_i X_ij / H`` (0 if not ``center``), and
+    ``sq_out[j] = sum_i h_i (X_ij - mu_j)^2``: the coordinate-wise Lipschitz
+    constants of the weighted quadratic. Two passes (no cancellation).
+    """
+    cdef int n = X.shape[0], p = X.shape[1]
+    cdef double hsum = 0.0
+    cdef int i
+    if p == 0 or n == 0:
+        return
+    for i in range(n):
+        hsum += h[i]
+    with nogil:
+        _col_stats(&X[0, 0], NULL, NULL, n, p, &h[0], hsum, center, &mu_out[0], &sq_out[0])
+
+
+def col_stats_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
+                     const floating[::1] h, double[::1] mu_out, double[::1] sq_out, bint center):
+    """As :func:`col_stats_dense` for CSC ``X``; zeros are accounted for implicitly."""
+    cdef int n = h.shape[0], p = indptr.shape[0] - 1
+    cdef double hsum = 0.0
+    cdef int i
+    cdef const floating* dptr = NULL
+    cdef const int* iptr = NULL
+    if p == 0 or n == 0:
+        return
+    if data.shape[0] > 0:
+        dptr = &data[0]
+        iptr = &indices[0]
+    for i in range(n):
+        hsum += h[i]
+    with nogil:
+        _col_stats(dptr, iptr, &indptr[0], n, p, &h[0], hsum, center, &mu_out[0], &sq_out[0])
+
+
+# ---------------------------------------------------------------------------
+# CD epochs and the working-set inner solver
+# ---------------------------------------------------------------------------
+cdef double _epoch(const floating* data, const int* indices, const int* indptr, int n,
+                   const floating* h, floating* w, floating* R, double* b,
+                   const double* mu, const double* lips,
+                   const floating* l1, const floating* l2, const floating* lower,
+                   const floating* upper, const int* ws, const int* order, int m,
+                   double hsum, double hscale, bint unit) noexcept nogil:
+    """One cyclic pass over ``ws`` (in the order ``order`` if not NULL); returns max |dw_j|."""
+    cdef int t, k, j
+    cdef double g, L, old, new, dw, dmax = 0.0
+    for t in range(m):
+        k = order[t] if order != NULL else t
+        j = ws[k]
+        L = lips[j]
+        if L <= 0.0:
+            continue
+        g = _col_dot(data, indices, indptr, n, j, R, h, unit)
+        if unit:
+            g *= hscale
+        g -= b[0] * hsum * mu[j]
+        old = w[j]
+        new = prox_enet_box(old + g / L, l1[j] / L, l2[j] / L, lower[j], upper[j])
+        if new != old:
+            dw = new - old
+            w[j] = <floating> new
+            _col_axpy(data, indices, indptr, n, j, <floating> (-dw), R)
+            b[0] -= dw * mu[j]
+            dw = fabs(dw)
+            if dw > dmax:
+                dmax = dw
+    return dmax
+
+
+cdef inline unsigned long long _xorshift(unsigned long long* state) noexcept nogil:
+    cdef unsigned long long x = state[0]
+    x ^= x << 13
+    x ^= x >> 7
+    x ^= x << 17
+    state[0] = x
+    return x
+
+
+cdef double _quad_stats(const floating* y, const floating* h, const floating* R, int n,
+                        double b, double* yrho) noexcept nogil:
+    """Return ``1/2 sum h (R - b)^2`` and set ``yrho = sum h y (R - b)``."""
+    cdef int i
+    cdef double q = 0.0, yr = 0.0, r
+    for i in range(n):
+        r = R[i] - b
+        q += h[i] * r * r
+        yr += h[i] * y[i] * r
+    yrho[0] = yr
+    return 0.5 * q
+
+
+cdef double _wmean(const floating* h, const floating* R, int n, double hsum) noexcept nogil:
+    cdef int i
+    cdef double a = 0.0
+    for i in range(n):
+        a += h[i] * R[i]
+    return a / hsum
+
+
+cdef int _solve_small(double* A, double* z, int K) noexcept nogil:
+    """Solve ``A z = z`` in place (A is K x K row-major, destroyed); Gaussian
+    elimination with partial pivoting. Returns 0 on success, -1 if singular."""
+    cdef int i, r, c, piv
+    cdef double best, tmp, f
+    for c in range(K):
+        piv = c
+        best = fabs(A[c * K + c])
+        for r in range(c + 1, K):
+            if fabs(A[r * K + c]) > best:
+                best = fabs(A[r * K + c])
+                piv = r
+        if best <= 1e-300:
+            return -1
+        if piv != c:
+            for i in range(K):
+                tmp = A[c * K + i]
+                A[c * K + i] = A[piv * K + i]
+                A[piv * K + i] = tmp
+            tmp = z[c]
+            z[c] = z[piv]
+            z[piv] = tmp
+        for r in range(c + 1, K):
+            f = A[r * K + c] / A[c * K + c]
+            if f != 0.0:
+                for i in range(c, K):
+                    A[r * K + i] -= f * A[c * K + i]
+                z[r] -= f * z[c]
+    for r in range(K - 1, -1, -1):
+        tmp = z[r]
+        for i in range(r + 1, K):
+            tmp -= A[r * K + i] * z[i]
+        z[r] = tmp / A[r * K + r]
+    return 0
+
+
+cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, int n,
+                   const floating* y, const floating* h, floating* w, floating* R, double* b,
+                   const double* mu, const double* lips, const floating* l1,
+                   const floating* l2, const floating* lower, const floating* upper,
+                   const int* ws, int m, double* work, floating* R_tmp, int* order,
+                   double tol, int max_epochs, int check_every, int K, bint fit_intercept,
+                   bint unit, unsigned long long seed, bint shuffle, double* gap_out) noexcept nogil:
+    """Inner working-set solver; see :func:`cd_solve_dense`. Returns the number of epochs."""
+    cdef int epoch, k, j, t, i, cnt = 0, kk
+    cdef double hsum = 0.0, hscale = h[0], dmax, q, yr, s, G, pen, P, D, gap = INFINITY
+    cdef double Pcur, Pe, be, zsum, wj
+    cdef double A[_MAXK * _MAXK]
+    cdef double z[_MAXK]
+    cdef double* hist = work                  # (K + 1) x m iterates
+    cdef double* cbuf = work + (K + 1) * m    # m correlations
+    cdef double* wext = cbuf + m              # m extrapolated coefficients
+    cdef unsigned long long state = seed * 2862933555777941757ULL + 3037000493ULL
+    if state == 0:
+        state = 88172645463325252ULL
+    for i in range(n):
+        hsum += h[i]
+    for k in range(m):
+        order[k] = k
+    if fit_intercept:
+        b[0] = _wmean(h, R, n, hsum)
+    else:
+        b[0] = 0.0
+    epoch = 0
+    while epoch < max_epochs:
+        if shuffle:
+            for t in range(m - 1, 0, -1):
+                kk = <int> (_xorshift(&state) % <unsigned long long> (t + 1))
+                i = order[t]
+                order[t] = order[kk]
+                order[kk] = i
+        dmax = _epoch(data, indices, indptr, n, h, w, R, b, mu, lips, l1, l2, lower, upper,
+                      ws, order if shuffle else NULL, m, hsum, hscale, unit)
+        epoch += 1
+        # ---- Anderson extrapolation of the primal iterates (Bertrand & Massias 2021)
+        if K > 0 and dmax > 0.0:
+            for k in range(m):
+                hist[cnt * m + k] = w[ws[k]]
+            cnt += 1
+            if cnt == K + 1:
+                cnt = 0
+                # A = U U^T with U_k = x_{k+1} - x_k
+                for i in range(K):
+                    for t in range(i, K):
+                        q = 0.0
+                        for k in range(m):
+                            q += ((hist[(i + 1) * m + k] - hist[i * m + k])
+                                  * (hist[(t + 1) * m + k] - hist[t * m + k]))
+                        A[i * K + t] = q
+                        A[t * K + i] = q
+                q = 0.0
+                for i in range(K):
+                    q += A[i * K + i]
+                for i in range(K):
+                    A[i * K + i] += 1e-12 * q + 1e-300
+                    z[i] = 1.0
+                if _solve_small(A, z, K) == 0:
+                    zsum = 0.0
+                    for i in range(K):
+                        zsum += z[i]
+                    if zsum != 0.0 and zsum == zsum:
+                        for k in range(m):
+                            j = ws[k]
+                            q = 0.0
+                            for i in range(K):
+                                q += z[i] * hist[(i + 1) * m + k]
+                            wext[k] = fmin(fmax(q / zsum, lower[j]), upper[j])
+                        # objective at the current point and at the extrapolated one
+                        Pcur = _quad_stats(y, h, R, n, b[0], &yr) + _penalty(w, l1, l2, ws, m)
+                        for i in range(n):
+                            R_tmp[i] = R[i]
+                        pen = 0.0
+                        for k in range(m):
+                            j = ws[k]
+                            wj = wext[k]
+                            if wj != w[j]:
+                                _col_axpy(data, indices, indptr, n, j, <floating> (w[j] - wj), R_tmp)
+                            if wj != 0.0:
+                                pen += l1[j] * fabs(wj) + 0.5 * l2[j] * wj * wj
+                        be = _wmean(h, R_tmp, n, hsum) if fit_intercept else 0.0
+                        Pe = _quad_stats(y, h, R_tmp, n, be, &yr) + pen
+                        if Pe < Pcur:
+                            for k in range(m):
+                                w[ws[k]] = <floating> wext[k]
+                            for i in range(n):
+                                R[i] = R_tmp[i]
+                            b[0] = be
+        # ---- stopping test: duality gap of the problem restricted to ws
+        if epoch % check_every == 0 or dmax == 0.0 or epoch == max_epochs:
+            if fit_intercept:
+                b[0] = _wmean(h, R, n, hsum)
+            for i in range(n):
+                R_tmp[i] = R[i] - <floating> b[0]
+            for k in range(m):
+                j = ws[k]
+                cbuf[k] = _col_dot(data, indices, indptr, n, j, R_tmp, h, unit)
+                if unit:
+                    cbuf[k] *= hscale
+            q = _quad_stats(y, h, R, n, b[0], &yr)
+            s = _dual_scale(cbuf, l1, l2, lower, upper, ws, m)
+            G = _conj_sum(cbuf, s, l1, l2, lower, upper, ws, m)
+            pen = _penalty(w, l1, l2, ws, m)
+            P = q + pen
+            D = s * yr - s * s * q - G
+            gap = P - D
+            if gap <= tol:
+                break
+    gap_out[0] = gap
+    return epoch
+
+
+def _check_K(int anderson_k, int m, work, R_tmp, order, int n):
+    if anderson_k < 0 or anderson_k > MAX_ANDERSON:
+        raise ValueError(f"anderson_k must be in [0, {MAX_ANDERSON}], got {anderson_k}")
+    if work.shape[0] < (anderson_k + 3) * m:
+        raise ValueError(f"work must have at least (anderson_k + 3) * len(ws) = "
+                         f"{(anderson_k + 3) * m} entries")
+    if R_tmp.shape[0] != n or order.shape[0] < m:
+        raise ValueError("R_tmp must have n_samples entries and order len(ws)")
+
+
+def cd_solve_dense(const floating[::1, :] X, const floating[::1] y, const floating[::1] h,
+                   floating[::1] w, floating[::1] R, double[::1] intercept,
+                   const double[::1] mu, const double[::1] lipschitz,
+                   const floating[::1] l1, const floating[::1] l2,
+                   const floating[::1] lower, const floating[::1] upper,
+                   const int[::1] ws, double[::1] work, floating[::1] R_tmp, int[::1] order,
+                   double tol, int max_epochs, int check_every=10, int anderson_k=5,
+                   bint fit_intercept=True, bint unit_weights=False,
+                   unsigned long long seed=0, bint shuffle=False):
+    """Proximal CD on the working set ``ws`` until its duality gap is <= ``tol``.
+
+    Solves, over ``w[ws]`` (other coefficients fixed) and ``b``,
+
+    ``min 1/2 sum_i h_i (y_i - x_i^T w - b)^2 + sum_{j in ws} l1_j |w_j| + l2_j/2 w_j^2``
+    subject to ``lower_j <= w_j <= upper_j``,
+
+    in place on ``w`` and on the residual ``R = y - X w`` (no intercept; it must
+    be consistent with ``w`` on entry). Each epoch updates every ``j`` in ``ws``
+    by the exact coordinate minimization
+    ``w_j <- prox_enet_box(w_j + g_j / L_j, l1_j / L_j, l2_j / L_j, lower_j, upper_j)``
+    with ``g_j = sum_i h_i (x_ij - mu_j)(R_i - b)``, ``L_j = lipschitz[j] =
+    sum_i h_i (x_ij - mu_j)^2`` (features with ``L_j == 0`` are skipped).
+
+    Every ``anderson_k`` epochs an Anderson extrapolation of the last
+    ``anderson_k + 1`` iterates (Bertrand & Massias 2021) is clipped to the box
+    and accepted only if it decreases the objective. Every ``check_every``
+    epochs (and when an epoch changes nothing) the duality gap of the
+    restricted problem is computed from the rescaled residual (see
+    :func:`enet_dual_terms`); the solver stops when it is ``<= tol``.
+
+    Parameters
+    ----------
+    X : ndarray (n_samples, n_features), Fortran order
+    y : ndarray (n_samples,)
+        Target (for prox-Newton: the working response).
+    h : ndarray (n_samples,)
+        Non-negative sample weights (any positive sum).
+    w, R : ndarray, modified in place
+    intercept : ndarray (1,), float64, output
+        ``b = sum_i h_i R_i / sum_i h_i`` at exit (0 if not ``fit_intercept``).
+    mu, lipschitz : ndarray (n_features,), float64
+        From :func:`col_stats_dense` with the same ``h`` (``mu = 0`` without intercept).
+    l1, l2, lower, upper : ndarray (n_features,)
+        Penalty and box (``lower <= 0 <= upper``).
+    ws : ndarray (m,), int32
+    work : ndarray, float64, at least ``(anderson_k + 3) * m`` entries (scratch)
+    R_tmp : ndarray (n_samples,) (scratch); order : int32 ndarray (>= m,) (scratch)
+    tol : float
+        Absolute duality-gap tolerance for the restricted problem.
+    max_epochs, check_every, anderson_k : int
+        ``anderson_k = 0`` disables extrapolation (at most ``MAX_ANDERSON``).
+    fit_intercept : bool
+    unit_weights : bool
+        All ``h_i`` equal (to ``h[0]``): BLAS dot in the hot loop.
+    seed, shuffle : random permutation of ``ws`` at each epoch (``selection='random'``).
+
+    Returns
+    -------
+    n_epochs : int
+    gap : float
+        Restricted duality gap at the last check.
+    """
+    cdef int n = X.shape[0], m = ws.shape[0], ep
+    cdef double gap = 0.0
+    _check_K(anderson_k, m, work, R_tmp, order, n)
+    if m == 0 or n == 0:
+        return 0, 0.0
+    with nogil:
+        ep = _cd_solve(&X[0, 0], NULL, NULL, n, &y[0], &h[0], &w[0], &R[0], &intercept[0],
+                       &mu[0], &lipschitz[0], &l1[0], &l2[0], &lower[0], &upper[0],
+                       &ws[0], m, &work[0], &R_tmp[0], &order[0], tol, max_epochs,
+                       max(check_every, 1), anderson_k, fit_intercept, unit_weights, seed,
+                       shuffle, &gap)
+    return ep, gap
+
+
+def cd_solve_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
+                    const floating[::1] y, const floating[::1] h,
+                    floating[::1] w, floating[::1] R, double[::1] intercept,
+                    const double[::1] mu, const double[::1] lipschitz,
+                    const floating[::1] l1, const floating[::1] l2,
+                    const floating[::1] lower, const floating[::1] upper,
+                    const int[::1] ws, double[::1] work, floating[::1] R_tmp, int[::1] order,
+                    double tol, int max_epochs, int check_every=10, int anderson_k=5,
+                    bint fit_intercept=True, bint unit_weights=False,
+                    unsigned long long seed=0, bint shuffle=False):
+    """As :func:`cd_solve_dense` for CSC ``X`` given by ``data, indices, indptr`` (int32).
+
+    The intercept is handled by implicit centering (X is never densified).
+    """
+    cdef int n = y.shape[0], m = ws.shape[0], ep
+    cdef double gap = 0.0
+    cdef const floating* dptr = NULL
+    cdef const int* iptr = NULL
+    _check_K(anderson_k, m, work, R_tmp, order, n)
+    if m == 0 or n == 0:
+        return 0, 0.0
+    if data.shape[0] > 0:
+        dptr = &data[0]
+        iptr = &indices[0]
+    with nogil:
+        ep = _cd_solve(dptr, iptr, &indptr[0], n, &y[0], &h[0], &w[0], &R[0], &intercept[0],
+                       &mu[0], &lipschitz[0], &l1[0], &l2[0], &lower[0], &upper[0],
+                       &ws[0], m, &work[0], &R_tmp[0], &order[0], tol, max_epochs,
+                       max(check_every, 1), anderson_k, fit_intercept, unit_weights, seed,
+                       shuffle, &gap)
+    return ep, gap

@@ -1,0 +1,51 @@
+"""The command line, driven in a subprocess as users run it."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "fastreg", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help():
+    res = run_cli("--help")
+    assert res.returncode == 0
+    assert "demo" in res.stdout
+
+
+def test_demo_weight_decay_json():
+    res = run_cli("demo", "weight_decay", "--json")
+    assert res.returncode == 0, res.stderr
+    rows = {r["optimizer"]: r for r in json.loads(res.stdout)["weight_decay"]}
+    assert rows["SGD"]["same_iterates"] == "yes"
+    for name in ("SGD momentum=0.9", "SGD nesterov", "Adam"):
+        assert rows[name]["same_iterates"] == "no"
+        assert rows[name]["max_abs_diff"] > 1e-6
+
+
+def test_demo_proximal_adam_reaches_reference():
+    res = run_cli("demo", "proximal_adam", "--json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)["proximal_adam"]
+    for row in rows:
+        assert row["rel_subopt"] < 1e-3, row
+        assert row["rel_subopt"] > -1e-9, row  # the reference is the optimum
+        assert row["nnz"] < 10  # exact zeros from the L1 prox
+
+
+def test_demo_unknown_section():
+    res = run_cli("demo", "nope")
+    assert res.returncode != 0
+    assert "unknown section 'nope'" in res.stderr
+
+
+@pytest.mark.slow
+def test_demo_all_sections_text():
+    res = run_cli("demo", timeout=900)
+    assert res.returncode == 0, res.stderr
+    for title in ("L2 regularization vs decoupled weight decay", "Lasso / ElasticNet"):
+        assert title in res.stdout
