@@ -43,51 +43,79 @@ TARGET = 1e-6
 PKGS = ["numpy", "scipy", "sklearn", "celer", "skglm", "fastreg"]
 
 
-def stop_levels(strategy, coarse=False):
-    """Stopping parameters tried in order: tol 1e-1 .. 1e-14 (half decades), or n_iter x1.5."""
+def stop_levels(strategy):
+    """Coarse stopping levels tried in order: tol 1e-1 .. 1e-14 (decades), or n_iter x2."""
     if strategy == "tolerance":
-        step = 1.0 if coarse else 0.5
-        return list(10.0 ** -np.arange(1.0, 14.0 + 1e-9, step))
-    levels, k = [], 1.0
-    while k < 1e7:
-        levels.append(int(k))
-        k = max(k * 1.5, k + 1)
-    return levels
+        return list(10.0 ** -np.arange(1.0, 14.5))
+    return [2 ** k for k in range(24)]
 
 
-def time_to_target(solver, obj, target_rel, budget, repeat, levels=None):
+def midpoint(strategy, previous, level):
+    """Level halfway (geometrically) between two coarse levels, or None if none."""
+    if strategy == "tolerance":
+        return float(np.sqrt(previous * level))
+    mid = int(round(np.sqrt(previous * level)))
+    return mid if previous < mid < level else None
+
+
+def time_to_target(solver, obj, target_rel, budget, repeat):
     """Run ``solver`` with decreasing stop levels until the gap reaches the target.
+
+    Coarse levels (decades of tol, doublings of n_iter) are tried first; once
+    one reaches the target, the geometric midpoint with the previous level is
+    tried too, so the resolution is half a decade (or a factor 1.41) at half
+    the cost of trying every fine level.
 
     Returns
     -------
     dict
-        ``curve``: list of (stop, time, relative gap) for every run made;
+        ``curve``: list of (stop, time, relative gap) for every run made, by time;
         ``stop``: the first level that reached the target (or None);
         ``times``: the ``repeat`` timings of that level (or None);
         ``time``: their median (or None); ``best_gap``; ``spent``: total time.
     """
     curve, spent = [], 0.0
-    levels = levels or stop_levels(solver.stopping_strategy)
-    for stop in levels:
+    strategy = solver.stopping_strategy
+
+    def one(stop):
+        nonlocal spent
         t0 = time.perf_counter()
         solver.run(stop)
         elapsed = time.perf_counter() - t0
         gap = obj.evaluate_result(solver.get_result()["beta"])["relative_gap"]
         curve.append((stop, elapsed, gap))
         spent += elapsed
+        return elapsed, gap
+
+    found = None
+    previous = None
+    for stop in stop_levels(strategy):
+        elapsed, gap = one(stop)
         if gap <= target_rel:
-            times = [elapsed]
-            for _ in range(repeat - 1):
-                t0 = time.perf_counter()
-                solver.run(stop)
-                times.append(time.perf_counter() - t0)
-            spent += sum(times[1:])
-            return dict(curve=curve, stop=stop, times=times, time=statistics.median(times),
-                        best_gap=gap, spent=spent)
+            found = (stop, elapsed)
+            mid = midpoint(strategy, previous, stop) if previous is not None else None
+            if mid is not None:
+                m_elapsed, m_gap = one(mid)
+                if m_gap <= target_rel:
+                    found = (mid, m_elapsed)
+            break
         if spent > budget:
             break
-    best = min((g for _, _, g in curve), default=np.inf)
-    return dict(curve=curve, stop=None, times=None, time=None, best_gap=best, spent=spent)
+        previous = stop
+    curve.sort(key=lambda c: c[1])
+    if found is None:
+        best = min((g for _, _, g in curve), default=np.inf)
+        return dict(curve=curve, stop=None, times=None, time=None, best_gap=best, spent=spent)
+    stop, first = found
+    times = [first]
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        solver.run(stop)
+        times.append(time.perf_counter() - t0)
+    spent += sum(times[1:])
+    gap = [g for s_, _, g in curve if s_ == stop][0]
+    return dict(curve=curve, stop=stop, times=times, time=statistics.median(times),
+                best_gap=gap, spent=spent)
 
 
 def plot_problem(path, problem, regs, results, solver_names):
@@ -122,13 +150,15 @@ float64 duality gap, computed outside the timed region with the dual point
 theta = r / max(1, ||X^T r||_inf / (n alpha)) (r = y - Xw): gap = P(w) - D(theta).
 A solver's time is the wall-clock time of one cold-started solve (fresh estimator,
 no warm start) that reaches gap <= {target:g} * P(0), P(0) = ||y||^2/(2n).
-Solvers with a tolerance are run with tol = 1e-1, 10^-1.5, ..., 1e-14 (each solver's own
+Solvers with a tolerance are run with tol = 1e-1, 1e-2, ..., 1e-14 (each solver's own
 meaning of tol); solvers without a usable gap test (scikit-learn single solves: tol=0 and
-max_iter epochs; the scipy L-BFGS-B reference: maxiter) with n_iter = 1, 2, 3, 4, 6, 9, ...
-(x1.5). The first level whose independent gap is <= target is timed again: the reported
-time is the median of {repeat} runs of that level. Because the levels are discrete, a
-solver may overshoot the target by up to one level (half a decade of tol or 1.5x iterations):
-the times are upper bounds of each solver's true time to target. A solver that does not
+max_iter epochs; the scipy L-BFGS-B reference: maxiter) with n_iter = 1, 2, 4, 8, ...
+When a level reaches the target, the geometric midpoint with the previous level is
+tried too (half a decade of tol, or x1.41 iterations). The first (loosest) level whose
+independent gap is <= target is timed again: the reported time is the median of {repeat}
+runs of that level. Because the levels are discrete, a solver may overshoot the target by
+up to half a decade of tol (or 1.41x iterations): the times are upper bounds of each
+solver's true time to target, and the same grid is applied to every solver, fastreg included. A solver that does not
 reach the target within {budget:g} s of cumulative runs is reported as "> spent (best gap)".
 Compiled code (numba in skglm, first calls) is warmed up before timing. Threads: library
 defaults (BLAS/OpenMP may use all usable cores). Ratio = solver time / fastreg time
@@ -145,11 +175,11 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--budget", type=float, default=None,
                         help="max cumulative seconds per (problem, alpha, solver); "
-                             "default 300 (quick: 2)")
+                             "default 300 (quick: 0.5)")
     parser.add_argument("--out", default=None,
                         help="results folder (default bench/results, quick: bench/results/quick)")
     args = parser.parse_args(argv)
-    budget = args.budget if args.budget is not None else (2.0 if args.quick else 300.0)
+    budget = args.budget if args.budget is not None else (0.5 if args.quick else 300.0)
     out_dir = args.out or os.path.join(HERE, "results", "quick" if args.quick else "")
     os.makedirs(out_dir, exist_ok=True)
     regs = [float(r) for r in args.regs.split(",")]

@@ -259,3 +259,119 @@ def check_sample_weight(sample_weight, n_samples, dtype, *, allow_all_zero=False
     if not allow_all_zero and not np.any(sw > 0):
         raise ValueError("sample_weight must have at least one positive entry")
     return sw
+
+
+# ---------------------------------------------------------------------------
+# per-coordinate hyperparameters and group structures (prox wrappers)
+# ---------------------------------------------------------------------------
+def check_param_vector(value, name, size, dtype, *, low=None, allow_inf=True, what="coordinate"):
+    """Return a scalar or per-``what`` hyperparameter as a contiguous ``dtype`` vector.
+
+    A real scalar (or 0-d array) gives a vector of length 1, meant to be
+    broadcast by the kernels; a 1-D real array must have length ``size`` (one
+    value per ``what``) and is cast to ``dtype`` (a copy only when needed; float64
+    values beyond the float32 range become +-inf). Integer arrays are accepted;
+    bool, complex and object values raise ``TypeError``; NaN, values below
+    ``low`` and (unless ``allow_inf``) infinities raise ``ValueError``.
+    """
+    arr = value if isinstance(value, np.ndarray) else None
+    if arr is None and not isinstance(value, numbers.Number):
+        try:
+            arr = np.asarray(value)
+        except Exception as exc:  # ragged nested sequences
+            raise TypeError(f"{name} must be a real scalar or a 1-D array, got {type(value).__name__}") from exc
+    if arr is not None and arr.ndim == 0:
+        value, arr = arr.item(), None
+    if arr is None:
+        v = check_scalar(value, name, low=low, allow_inf=allow_inf)
+        big = float(np.finfo(dtype).max)
+        if abs(v) > big:  # beyond the dtype's range: +-inf (no overflow warning)
+            v = v * np.inf
+        return np.array([v], dtype=dtype)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real scalar or a real 1-D array, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
+    if arr.shape[0] != size:
+        raise ValueError(f"{name} has length {arr.shape[0]}, expected {size} (one per {what})")
+    if arr.size:
+        smallest = arr.min()  # one read of the vector: min is NaN iff a NaN is present
+        if np.isnan(smallest):
+            raise ValueError(f"{name} contains NaN")
+        if low is not None and smallest < low:
+            raise ValueError(f"{name} must be >= {low}, got a minimum of {smallest}")
+        if not allow_inf and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ValueError(f"{name} must be finite, got an infinite entry")
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_groups(groups, n_features):
+    """Normalize a group structure to ``(grp_ptr, grp_indices)`` (intp arrays).
+
+    ``groups`` follows the convention of celer's and skglm's group lasso:
+
+    - an int ``s``: contiguous groups of ``s`` coordinates (``s`` must divide ``n_features``);
+    - a 1-D sequence of ints: contiguous groups of these sizes (each >= 1, summing to ``n_features``);
+    - a sequence of integer index sequences: group ``g`` holds the coordinates
+      ``groups[g]``; the groups must be non-empty and partition ``range(n_features)``
+      (indices in bounds, no coordinate twice, every coordinate in one group).
+
+    Group ``g`` is ``grp_indices[grp_ptr[g]:grp_ptr[g + 1]]``. ``grp_indices`` is
+    empty when the groups are contiguous (``x[grp_ptr[g]:grp_ptr[g + 1]]``), which
+    is also the case for index lists that list ``0, 1, ..., n_features - 1`` in order.
+    Anything else raises ``TypeError`` (wrong kind) or ``ValueError`` naming the defect.
+    """
+    n = int(n_features)
+    empty = np.empty(0, dtype=np.intp)
+    if isinstance(groups, (numbers.Integral, np.integer)) and not isinstance(groups, (bool, np.bool_)):
+        size = int(groups)
+        if size < 1:
+            raise ValueError(f"groups as an int is the group size and must be >= 1, got {size}")
+        if n % size:
+            raise ValueError(f"groups={size} (group size) does not divide len(x)={n}")
+        return np.arange(0, n + 1, size, dtype=np.intp), empty
+    if isinstance(groups, (str, bytes)) or not hasattr(groups, "__len__"):
+        raise TypeError("groups must be an int, a sequence of group sizes or a sequence of "
+                        f"index sequences, got {type(groups).__name__}")
+    items = list(groups)
+    if items and all(np.isscalar(g) for g in items) and not all(
+            isinstance(g, numbers.Integral) and not isinstance(g, (bool, np.bool_)) for g in items):
+        raise TypeError(f"groups: group sizes must be integers, got {items[:5]!r}")
+    if all(isinstance(g, numbers.Integral) and not isinstance(g, (bool, np.bool_)) for g in items):
+        sizes = np.asarray(items, dtype=np.intp).reshape(-1)
+        if sizes.size and sizes.min() < 1:
+            raise ValueError(f"groups: group sizes must be >= 1, got {sizes.min()} "
+                             f"(group {int(np.argmin(sizes))})")
+        if sizes.sum() != n:
+            raise ValueError(f"groups: group sizes sum to {sizes.sum()}, expected len(x)={n}")
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp), empty
+    lists = []
+    for g, item in enumerate(items):
+        if np.isscalar(item) or (isinstance(item, np.ndarray) and item.ndim == 0):
+            raise TypeError("groups mixes scalars and sequences: give either group sizes "
+                            "or index sequences")
+        idx = np.asarray(item)
+        if idx.ndim != 1:
+            raise ValueError(f"groups: group {g} must be a 1-D sequence of indices, got shape {idx.shape}")
+        if idx.size == 0:
+            raise ValueError(f"groups: group {g} is empty")
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"groups: group {g} must contain integer indices, got dtype {idx.dtype}")
+        if idx.min() < 0 or idx.max() >= n:
+            bad = idx[(idx < 0) | (idx >= n)][0]
+            raise ValueError(f"groups: index {bad} in group {g} is out of bounds for len(x)={n}")
+        lists.append(idx.astype(np.intp))
+    indices = np.concatenate(lists) if lists else empty
+    counts = np.bincount(indices, minlength=n)
+    if (counts > 1).any():
+        raise ValueError(f"groups overlap: coordinate {int(np.argmax(counts > 1))} is in more than "
+                         "one group (groups must partition the coordinates)")
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0)
+        raise ValueError(f"groups do not cover every coordinate: {missing[:10].tolist()} "
+                         f"{'... ' if missing.size > 10 else ''}in no group")
+    grp_ptr = np.concatenate([[0], np.cumsum([len(i) for i in lists])]).astype(np.intp)
+    if np.array_equal(indices, np.arange(n)):
+        indices = empty
+    return grp_ptr, indices

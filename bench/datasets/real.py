@@ -57,9 +57,26 @@ def load_arcene(quick=False):
     return _standardize(X, y)
 
 
-def load_a9a(quick=False):
+def _cached_svmlight(fname, n_features):
+    """Parse a LIBSVM file once; later calls read a scipy .npz cache in the temp folder."""
+    import tempfile
     from sklearn.datasets import load_svmlight_file
-    X, y = load_svmlight_file(_path("a9a.bz2"), n_features=123)
+    src = _path(fname)
+    cache = os.path.join(tempfile.gettempdir(), f"fastreg_bench_{fname}.{os.getuid()}.npz")
+    if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(src):
+        z = np.load(cache, allow_pickle=False)
+        X = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+        return X, z["y"]
+    X, y = load_svmlight_file(src, n_features=n_features)
+    X = sp.csr_matrix(X)
+    tmp = cache + f".{os.getpid()}.tmp.npz"
+    np.savez(tmp, data=X.data, indices=X.indices, indptr=X.indptr, shape=X.shape, y=y)
+    os.replace(tmp, cache)
+    return X, y
+
+
+def load_a9a(quick=False):
+    X, y = _cached_svmlight("a9a.bz2", 123)
     if quick:
         X, y = X[:5000], y[:5000]
     X = sp.csc_matrix(X, dtype=np.float64)

@@ -23,6 +23,7 @@ class BaseSolver:
     requirements = ()
     stopping_strategy = "tolerance"
     supports_path = False
+    fit_intercept = False  # paths never fit an intercept (set_objective may change it)
 
     @classmethod
     def missing(cls):

@@ -63,7 +63,7 @@ def _split_bounds(l1, excluded, lower, upper):
 
 def _lbfgsb(fun, z0, bounds, tol, max_iter):
     res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options=dict(maxcor=50, ftol=tol * 1e-3, gtol=tol, maxiter=max_iter,
+                   options=dict(maxcor=50, ftol=0.0, gtol=tol, maxiter=max_iter,
                                 maxfun=2 * max_iter, maxls=100))
     return res.x
 
@@ -71,38 +71,100 @@ def _lbfgsb(fun, z0, bounds, tol, max_iter):
 # ---------------------------------------------------------------------------
 # least squares
 # ---------------------------------------------------------------------------
-def _enet_polish(X, y, w, b, sw, l1, l2, excluded, lower, upper, fit_intercept):
-    """Exact minimizer on the current support with the current signs.
+def _enet_restricted_solve(X, y, w, b, sw, l1, l2, free, signs, fit_intercept):
+    """Minimizer of the objective over ``(w_F, b)`` with the signs ``s_F`` fixed.
 
-    Free set ``F``: features strictly inside their bounds that are non-zero or
-    have no L1 weight. With the signs ``s_F`` fixed, the objective restricted to
-    ``(w_F, b)`` is the quadratic whose stationarity condition is
-    ``(A^T diag(sw) A / S + diag(l2_F, 0)) [w_F; b] = A^T (sw * r0) / S - [l1_F s_F; 0]``,
-    ``A = [X_F, 1]``, ``r0 = y - X w`` with ``w_F = 0``.
+    The other coordinates stay at their values. The objective is then the
+    quadratic whose stationarity condition is
+    ``(A^T diag(sw) A / S + diag(l2_F, 0)) [w_F; b] = A^T (sw * r0) / S - [l1_F s_F; 0]``
+    with ``A = [X_F, 1]`` and ``r0 = y - X w`` computed with ``w_F = 0``
+    (least-squares solution of that system when it is singular).
     """
-    free = ~excluded & (w > lower) & (w < upper) & ((w != 0) | (l1 == 0))
     cols = np.flatnonzero(free)
-    if cols.size == 0 and not fit_intercept:
-        return w, b
     S = float(np.sum(sw))
-    signs = np.sign(w[cols])
     r0 = y - X @ np.where(free, 0.0, w)
     A = _column_block(X, cols)
-    reg = l2[cols]
-    lin = l1[cols] * signs
+    reg, lin = l2[cols], l1[cols] * signs[cols]
     if fit_intercept:
         A = np.hstack([A, np.ones((A.shape[0], 1))])
-        reg = np.append(reg, 0.0)
-        lin = np.append(lin, 0.0)
+        reg, lin = np.append(reg, 0.0), np.append(lin, 0.0)
     H = A.T @ (sw[:, None] * A) / S + np.diag(reg)
     rhs = A.T @ (sw * r0) / S - lin
     sol = np.linalg.lstsq(H, rhs, rcond=None)[0]
-    w_new = w.copy()
-    w_new[cols] = sol[:cols.size]
-    b_new = float(sol[-1]) if fit_intercept else b
-    keeps_signs = np.all((np.sign(w_new[cols]) == signs) | (l1[cols] == 0))
-    inside = np.all((w_new >= lower) & (w_new <= upper))
-    return (w_new, b_new) if (keeps_signs and inside) else (w, b)
+    return cols, sol[:cols.size], (float(sol[-1]) if fit_intercept else b)
+
+
+def _enet_feature_sign_polish(X, y, w, b, sw, l1, l2, excluded, lower, upper, fit_intercept,
+                              max_steps=1000):
+    """Active-set ("feature-sign search") refinement of a nearly optimal point.
+
+    Free set ``F``: features strictly inside their bounds that are non-zero or
+    have no L1 weight, with their signs fixed. Repeat: solve the quadratic
+    restricted to ``F`` (:func:`_enet_restricted_solve`); move towards its
+    solution, stopping at the first coordinate that would change sign or
+    leave its bounds (that coordinate is set to 0 or to the bound and leaves
+    ``F``); once the restricted solution is reached, add to ``F`` the fixed
+    coordinate whose one-sided directional derivative is the most negative,
+    or stop if none is negative (KKT conditions hold). Each move decreases
+    the (convex) objective, so from a point with the right support this ends
+    in one solve at the exact optimum.
+
+    References
+    ----------
+    Lee, Battle, Raina, Ng (2007), "Efficient sparse coding algorithms", NIPS.
+    """
+    w = w.copy()
+    S = float(np.sum(sw))
+    free = ~excluded & (w > lower) & (w < upper) & ((w != 0) | (l1 == 0))
+    signs = np.sign(w)
+    threshold = None
+    for _ in range(max_steps):
+        if free.any() or fit_intercept:
+            cols, target, b_target = _enet_restricted_solve(X, y, w, b, sw, l1, l2, free,
+                                                            signs, fit_intercept)
+            d = target - w[cols]
+            # largest step keeping the signs and the bounds
+            tau, block, block_value = 1.0, None, 0.0
+            for k, j in enumerate(cols):
+                new = w[j] + d[k]
+                candidates = []
+                if l1[j] > 0 and signs[j] * new < 0:
+                    candidates.append((-w[j] / d[k], 0.0))
+                if new > upper[j]:
+                    candidates.append(((upper[j] - w[j]) / d[k], upper[j]))
+                if new < lower[j]:
+                    candidates.append(((lower[j] - w[j]) / d[k], lower[j]))
+                for t, value in candidates:
+                    if t < tau:
+                        tau, block, block_value = t, j, value
+            w[cols] += tau * d
+            b += tau * (b_target - b)
+            if block is not None:
+                w[block] = block_value
+                free[block] = False
+                signs[block] = 0.0 if block_value == 0.0 else signs[block]
+                if tau <= 0.0:
+                    break
+                continue
+        # KKT check on the fixed coordinates: one-sided directional derivatives
+        r = y - X @ w - b
+        g = -np.asarray(X.T @ (sw * r), dtype=np.float64).ravel() / S + l2 * w
+        if threshold is None:
+            threshold = 1e-13 * max(float(np.max(np.abs(g), initial=0.0)),
+                                    float(np.max(l1, initial=0.0)), 1e-300)
+        fixed = ~free & ~excluded
+        d_up = g + np.where(w >= 0, l1, -l1)
+        d_down = -g + np.where(w <= 0, l1, -l1)
+        viol_up = np.where(fixed & (w < upper), -d_up, 0.0)
+        viol_down = np.where(fixed & (w > lower), -d_down, 0.0)
+        viol = np.maximum(viol_up, viol_down)
+        j = int(np.argmax(viol)) if viol.size else 0
+        if not viol.size or viol[j] <= threshold:
+            break
+        free[j] = True
+        direction = 1.0 if viol_up[j] >= viol_down[j] else -1.0
+        signs[j] = direction if w[j] == 0 else np.sign(w[j])
+    return w, b
 
 
 def enet_lbfgsb(X, y, alpha, l1_ratio=1.0, fit_intercept=True, sample_weight=None,
@@ -132,7 +194,7 @@ def enet_lbfgsb(X, y, alpha, l1_ratio=1.0, fit_intercept=True, sample_weight=Non
         With ``lower <= 0 <= upper``.
     tol : float
         L-BFGS-B's ``gtol`` (projected gradient, objective in sklearn's scale);
-        ``ftol = tol * 1e-3``.
+        ``ftol = 0`` (it stops when no further decrease is possible).
     max_iter : int
     polish : bool
         Whether to run the exact solve on the support found.
@@ -179,16 +241,12 @@ def enet_lbfgsb(X, y, alpha, l1_ratio=1.0, fit_intercept=True, sample_weight=Non
     if polish:
         pen = (l1, l2, excluded, lower, upper)
         intercept = b if fit_intercept else None
-        gap = _enet_gap(X, y, w, intercept, sw, *pen)[2]
-        for _ in range(5):
-            w_new, b_new = _enet_polish(X, y, w, b, sw, *pen, fit_intercept)
-            if np.array_equal(w_new, w) and b_new == b:
-                break
-            primal, _, new_gap = _enet_gap(X, y, w_new, b_new if fit_intercept else None,
+        primal, _, gap = _enet_gap(X, y, w, intercept, sw, *pen)
+        w_new, b_new = _enet_feature_sign_polish(X, y, w, b, sw, *pen, fit_intercept)
+        primal_new, _, new_gap = _enet_gap(X, y, w_new, b_new if fit_intercept else None,
                                            sw, *pen)
-            if not (new_gap <= gap or new_gap <= _ROUNDING * abs(primal)):
-                break
-            w, b, gap = w_new, b_new, new_gap
+        if new_gap <= gap or new_gap <= _ROUNDING * abs(primal_new):
+            w, b = w_new, b_new
     return w, float(b)
 
 
@@ -252,8 +310,9 @@ def _logistic_binary_polish(X, ypm, w, b, sw, C, rho, fit_intercept, n_steps=20)
 
     On ``F = {j : w_j != 0}`` (all features when ``rho = 0``) the objective
     ``C sum_i s_i log(1 + exp(-y_i (x_i w + b))) + rho s_F^T w_F + (1-rho)/2 |w_F|^2``
-    is smooth; damped Newton steps (Armijo backtracking) are taken while they
-    keep the signs.
+    is smooth; damped Newton steps are taken while they
+    keep the signs (Armijo backtracking, or a decrease of the gradient norm
+    once the objective no longer resolves the decrease).
     """
     cols = np.flatnonzero(w != 0) if rho > 0 else np.arange(w.size)
     signs = np.sign(w[cols])
@@ -267,32 +326,32 @@ def _logistic_binary_polish(X, ypm, w, b, sw, C, rho, fit_intercept, n_steps=20)
     offset = X @ np.where(np.isin(np.arange(w.size), cols), 0.0, w)
     theta = np.append(w[cols], b) if fit_intercept else w[cols].copy()
 
-    def value(th):
+    def value_grad(th):
         m = ypm * (offset + A @ th)
-        return C * float(np.dot(sw, logistic_loss(m))) + float(lin @ th) + 0.5 * float(reg @ th ** 2)
-
-    f = value(theta)
-    for _ in range(n_steps):
-        m = ypm * (offset + A @ theta)
+        f = C * float(np.dot(sw, logistic_loss(m))) + float(lin @ th) + 0.5 * float(reg @ th ** 2)
         p = expit(-m)
-        grad = C * A.T @ (-sw * ypm * p) + lin + reg * theta
+        grad = C * A.T @ (-sw * ypm * p) + lin + reg * th
+        return f, grad, p
+
+    f, grad, p = value_grad(theta)
+    for _ in range(n_steps):
         hess = C * A.T @ ((sw * p * (1.0 - p))[:, None] * A) + np.diag(reg)
         step = np.linalg.lstsq(hess, -grad, rcond=None)[0]
         decrease = float(grad @ step)
         if not decrease < 0:
             break
-        s = 1.0
-        while s > 1e-10:
+        # Armijo, or (near the optimum, where f no longer resolves the decrease)
+        # a smaller gradient norm
+        s, accepted = 1.0, False
+        while s > 1e-10 and not accepted:
             cand = theta + s * step
-            f_new = value(cand)
-            if f_new <= f + 1e-4 * s * decrease:
-                break
+            f_new, grad_new, p_new = value_grad(cand)
+            accepted = (f_new <= f + 1e-4 * s * decrease
+                        or np.linalg.norm(grad_new) < np.linalg.norm(grad))
             s *= 0.5
-        else:
+        if not accepted or (rho > 0 and np.any(np.sign(cand[:cols.size]) != signs)):
             break
-        if np.any(np.sign(cand[:cols.size]) != signs) and rho > 0:
-            break
-        theta, f = cand, f_new
+        theta, f, grad, p = cand, f_new, grad_new, p_new
     w_new = w.copy()
     w_new[cols] = theta[:cols.size]
     return w_new, (float(theta[-1]) if fit_intercept else b)

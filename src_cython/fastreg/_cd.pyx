@@ -26,6 +26,10 @@ in the unweighted hot path), or CSC given by ``data, indices, indptr`` (int32).
 Both formats share the per-column helpers below, which take raw pointers
 (``indptr == NULL`` means dense).
 
+The wrappers check array lengths and working-set indices (cheap), but trust the
+sparse structure itself (``indices`` in ``[0, n_samples)``, monotone
+``indptr``): pass matrices validated by :func:`fastreg._validation.check_X`.
+
 Working sets ``ws`` are int32 arrays of feature indices; the kernels only touch
 those features. Arrays come first, scalars last (fused-type dispatch).
 
@@ -185,6 +189,9 @@ def enet_dual_terms(const double[::1] c, const floating[::1] l1, const floating[
     cdef double s, G
     if c.shape[0] != m:
         raise ValueError("c and ws must have the same length")
+    if not (l1.shape[0] == l2.shape[0] == lower.shape[0] == upper.shape[0]):
+        raise ValueError("l1, l2, lower, upper must have the same length")
+    _check_ws(ws, l1.shape[0])
     if m == 0:
         return 1.0, 0.0
     with nogil:
@@ -204,11 +211,14 @@ def xtv_dense(const floating[::1, :] X, const floating[::1] v, const int[::1] ws
     equal columns cost the same).
     """
     cdef int n = X.shape[0], m = ws.shape[0], k
+    if v.shape[0] != n or out.shape[0] != m:
+        raise ValueError("v must have n_samples entries and out len(ws)")
+    _check_ws(ws, X.shape[1])
     if m == 0 or n == 0:
         out[:] = 0.0
         return
-    if n_threads > 1 and m * <double> n > 50000.0:
-        for k in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
+    if n_threads > 1 and m * <double> n > 2e7:
+        for k in prange(m, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
             out[k] = fdot(n, &X[0, ws[k]], 1, &v[0], 1)
     else:
         with nogil:
@@ -225,9 +235,12 @@ def xtv_sparse(const floating[::1] data, const int[::1] indices, const int[::1] 
     """
     cdef int m = ws.shape[0], k, p, j
     cdef double acc
+    if out.shape[0] != m:
+        raise ValueError("out must have len(ws) entries")
+    _check_ws(ws, indptr.shape[0] - 1)
     if m == 0:
         return
-    if n_threads > 1 and indptr[indptr.shape[0] - 1] > 50000:
+    if n_threads > 1 and indptr[indptr.shape[0] - 1] > 10000000:
         for k in prange(m, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
             j = ws[k]
             acc = 0.0
@@ -291,6 +304,8 @@ def col_stats_dense(const floating[::1, :] X, const floating[::1] h, double[::1]
     cdef int n = X.shape[0], p = X.shape[1]
     cdef double hsum = 0.0
     cdef int i
+    if h.shape[0] != n or mu_out.shape[0] != p or sq_out.shape[0] != p:
+        raise ValueError("h must have n_samples entries, mu_out and sq_out n_features")
     if p == 0 or n == 0:
         return
     for i in range(n):
@@ -307,6 +322,8 @@ def col_stats_sparse(const floating[::1] data, const int[::1] indices, const int
     cdef int i
     cdef const floating* dptr = NULL
     cdef const int* iptr = NULL
+    if mu_out.shape[0] != p or sq_out.shape[0] != p:
+        raise ValueError("mu_out and sq_out must have n_features entries")
     if p == 0 or n == 0:
         return
     if data.shape[0] > 0:
@@ -534,6 +551,27 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
     return epoch
 
 
+def _check_ws(const int[::1] ws, Py_ssize_t p):
+    """Raise ValueError unless every ``ws[k]`` is in ``[0, p)`` (O(len(ws)))."""
+    cdef Py_ssize_t k
+    cdef int j
+    for k in range(ws.shape[0]):
+        j = ws[k]
+        if j < 0 or j >= p:
+            raise ValueError(f"working set index {j} out of range [0, {p})")
+
+
+def _check_lengths(Py_ssize_t n, Py_ssize_t p, y, h, w, R, intercept, mu, lipschitz,
+                   l1, l2, lower, upper):
+    for name, arr, size in (("y", y, n), ("h", h, n), ("R", R, n), ("w", w, p), ("mu", mu, p),
+                            ("lipschitz", lipschitz, p), ("l1", l1, p), ("l2", l2, p),
+                            ("lower", lower, p), ("upper", upper, p)):
+        if arr.shape[0] != size:
+            raise ValueError(f"{name} has length {arr.shape[0]}, expected {size}")
+    if intercept.shape[0] < 1:
+        raise ValueError("intercept must have one entry")
+
+
 def _check_K(int anderson_k, int m, work, R_tmp, order, int n):
     if anderson_k < 0 or anderson_k > MAX_ANDERSON:
         raise ValueError(f"anderson_k must be in [0, {MAX_ANDERSON}], got {anderson_k}")
@@ -609,6 +647,8 @@ def cd_solve_dense(const floating[::1, :] X, const floating[::1] y, const floati
     cdef int n = X.shape[0], m = ws.shape[0], ep
     cdef double gap = 0.0
     _check_K(anderson_k, m, work, R_tmp, order, n)
+    _check_lengths(n, X.shape[1], y, h, w, R, intercept, mu, lipschitz, l1, l2, lower, upper)
+    _check_ws(ws, X.shape[1])
     if m == 0 or n == 0:
         return 0, 0.0
     with nogil:
@@ -639,6 +679,11 @@ def cd_solve_sparse(const floating[::1] data, const int[::1] indices, const int[
     cdef const floating* dptr = NULL
     cdef const int* iptr = NULL
     _check_K(anderson_k, m, work, R_tmp, order, n)
+    _check_lengths(n, indptr.shape[0] - 1, y, h, w, R, intercept, mu, lipschitz, l1, l2,
+                   lower, upper)
+    _check_ws(ws, indptr.shape[0] - 1)
+    if data.shape[0] < indptr[indptr.shape[0] - 1] or indices.shape[0] < data.shape[0]:
+        raise ValueError("data/indices shorter than indptr[-1]")
     if m == 0 or n == 0:
         return 0, 0.0
     if data.shape[0] > 0:

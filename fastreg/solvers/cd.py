@@ -1,0 +1,408 @@
+"""Working-set coordinate descent for the weighted least-squares elastic net with bounds.
+
+Problem solved by :func:`enet_cd` (``h`` non-negative sample weights)::
+
+    min_{w, b}  P(w, b) = 1/2 sum_i h_i (y_i - x_i^T w - b)^2
+                          + sum_j l1_j |w_j| + l2_j / 2 w_j^2
+    subject to  lower_j <= w_j <= upper_j      (lower_j <= 0 <= upper_j)
+
+scikit-learn's Lasso/ElasticNet objective is the case ``h = sample_weight /
+sum(sample_weight)`` (``1/n`` without weights), ``l1 = alpha * l1_ratio * pf``
+and ``l2 = alpha * (1 - l1_ratio) * pf``. The intercept ``b`` (unpenalized) is
+eliminated exactly (implicit centering, see :mod:`fastreg._cd`).
+
+Algorithm (outer loop in Python, everything per-epoch in Cython):
+
+1. **Dual point** from the residual ``rho = y - X w - b``: with
+   ``c_j = sum_i h_i (x_ij - mu_j) rho_i`` (one OpenMP pass over the
+   features), ``theta = s * rho`` where ``s = min(1, min_j l1_j / |c_j|)`` over
+   the features whose conjugate requires ``|c_j| <= l1_j`` (``l2_j = 0`` and an
+   infinite bound). Unpenalized features (``l1_j = l2_j = 0``) and the
+   intercept need ``c_j = 0``: ``rho`` is first projected (weighted least
+   squares) orthogonally to those columns.
+2. **Duality gap** ``P(w) - D(theta)`` with the elastic-net/box dual
+   ``D(theta) = <t, theta> - 1/2 ||theta||^2 - sum_j g_j*(A_j^T theta)``
+   (Fenchel dual in the scaled space ``A = H^{1/2} X_c``, ``t = H^{1/2} y_c``;
+   ``g_j`` the penalty plus box of feature ``j``, ``g_j*`` its conjugate, finite
+   for ``l2_j > 0`` or finite bounds): this is the stopping criterion. The
+   best dual value seen so far is kept.
+3. **Gap-safe screening** (Fercoq, Gramfort, Salmon 2015; Ndiaye et al. 2017):
+   ``D`` is 1-strongly concave, so ``||theta* - theta|| <= sqrt(2 gap)``, and
+   feature ``j`` with ``|c_j| s + sqrt(2 gap) ||A_j|| < l1_j`` (one-sided with
+   bounds) is zero at the optimum: it is removed for good.
+4. **Working set**: the features with the smallest gap-safe distances
+   ``(l1_j - |c_j| s) / ||A_j||``, always including the non-zero and the
+   unpenalized ones, of size ``max(p0, 2 * |support|)`` (skglm's rule;
+   Massias et al. 2018 / Bertrand et al. 2022).
+5. **Inner solver**: CD epochs on the working set with Anderson extrapolation
+   of the primal iterates accepted only when the objective decreases
+   (Bertrand & Massias 2021), until the working-set duality gap is below
+   ``0.3`` times the outer gap (as celer), all in :mod:`fastreg._cd`.
+
+Stopping: ``gap <= tol * P0`` with ``P0 = P(0, b0)`` the objective of the null
+model (optimal intercept). scikit-learn's coordinate descent stops when its gap
+(in units of ``n * P``) is below ``tol_sk * ||y_c||^2``, i.e.
+``gap <= 2 * tol_sk * P0``: ``tol = 2 * tol_sk`` gives scikit-learn's criterion.
+
+References
+----------
+Massias, Gramfort, Salmon (2018), Celer: a fast solver for the Lasso with dual
+extrapolation, ICML. Bertrand, Massias (2021), Anderson acceleration of
+coordinate descent, AISTATS. Bertrand, Klopfenstein, Massias, Blondel,
+Vaiter, Gramfort, Salmon (2022), Beyond L1: faster and better sparse models
+with skglm, NeurIPS. Ndiaye, Fercoq, Gramfort, Salmon (2017), Gap safe screening
+rules for sparsity enforcing penalties, JMLR. Tibshirani et al. (2012), Strong
+rules for discarding predictors in lasso-type problems, JRSS-B.
+"""
+import os
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from .. import _cd
+
+__all__ = ["enet_cd", "column_stats", "CDResult", "weighted_quadratic_cd"]
+
+
+def _n_threads():
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+        return max(1, int(_openmp_effective_n_threads()))
+    except Exception:  # pragma: no cover
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class CDResult:
+    """Output of :func:`enet_cd`.
+
+    Attributes
+    ----------
+    coef : ndarray (n_features,), X's dtype
+    intercept : float
+    gap : float
+        Duality gap at exit (absolute, same units as the objective).
+    primal : float
+        Objective ``P(coef, intercept)``.
+    p0 : float
+        Objective of the null model (``w = 0``, optimal intercept).
+    n_iter : int
+        Outer iterations (working-set updates / full gap computations).
+    n_epochs : int
+        Total CD epochs (each over one working set).
+    converged : bool
+        ``gap <= tol * p0``.
+    corr : ndarray (n_features,), float64
+        ``c_j = sum_i h_i (x_ij - mu_j) rho_i`` at the last full gap computation
+        (NaN for features screened out or excluded): used by strong rules.
+    """
+    coef: np.ndarray
+    intercept: float
+    gap: float
+    primal: float
+    p0: float
+    n_iter: int
+    n_epochs: int
+    converged: bool
+    corr: np.ndarray
+
+
+def column_stats(X, h, fit_intercept):
+    """Weighted column means ``mu`` and centered squared norms (Lipschitz constants).
+
+    ``mu_j = sum_i h_i x_ij / sum(h)`` (zeros if not ``fit_intercept``) and
+    ``L_j = sum_i h_i (x_ij - mu_j)^2``; float64 arrays. ``X`` as validated by
+    :func:`fastreg._validation.check_X` (Fortran dense or CSC int32).
+    """
+    p = X.shape[1]
+    mu = np.zeros(p)
+    lips = np.zeros(p)
+    if sp.issparse(X):
+        _cd.col_stats_sparse(X.data, X.indices, X.indptr, h, mu, lips, bool(fit_intercept))
+    else:
+        _cd.col_stats_dense(X, h, mu, lips, bool(fit_intercept))
+    return mu, lips
+
+
+class _Design:
+    """Dense Fortran or CSC design with the two kernels bound (no copy of X)."""
+
+    def __init__(self, X, n_threads):
+        self.X = X
+        self.sparse = sp.issparse(X)
+        self.n_threads = n_threads
+        if self.sparse:
+            if X.format != "csc" or X.indices.dtype != np.int32 or X.indptr.dtype != np.int32:
+                raise ValueError("sparse X must be CSC with int32 indices (use fastreg._validation.check_X)")
+            self.data = X.data
+            self.indices = X.indices
+            self.indptr = X.indptr
+        elif not X.flags.f_contiguous:
+            raise ValueError("dense X must be Fortran-ordered (use fastreg._validation.check_X)")
+
+    def xtv(self, v, ws):
+        out = np.empty(ws.shape[0])
+        if self.sparse:
+            _cd.xtv_sparse(self.data, self.indices, self.indptr, v, ws, out, self.n_threads)
+        else:
+            _cd.xtv_dense(self.X, v, ws, out, self.n_threads)
+        return out
+
+    def column(self, j):
+        if self.sparse:
+            col = np.zeros(self.X.shape[0], dtype=self.X.dtype)
+            s, e = self.indptr[j], self.indptr[j + 1]
+            col[self.indices[s:e]] = self.data[s:e]
+            return col
+        return self.X[:, j]
+
+    def solve(self, *args, **kwargs):
+        if self.sparse:
+            return _cd.cd_solve_sparse(self.data, self.indices, self.indptr, *args, **kwargs)
+        return _cd.cd_solve_dense(self.X, *args, **kwargs)
+
+
+def _hard_projection(design, rho, h, mu, w, lower, upper, hard):
+    """Project ``rho`` (h-weighted) orthogonally to the centered unpenalized columns.
+
+    Free unpenalized features (two infinite bounds, or non-zero) must have
+    ``c_j = 0``; one-sided ones at 0 need only the sign condition, and are
+    added to the projection only if it fails.
+    """
+    free = hard[(w[hard] != 0) | (np.isinf(lower[hard]) & np.isinf(upper[hard]))]
+    rest = np.setdiff1d(hard, free)
+    sw = np.sqrt(h.astype(np.float64))
+    rho = rho.astype(np.float64)
+    for _ in range(2):
+        if free.size:
+            Z = np.column_stack([design.column(j).astype(np.float64) - mu[j] for j in free])
+            a = np.linalg.lstsq(Z * sw[:, None], rho * sw, rcond=None)[0]
+            rho2 = rho - Z @ a
+        else:
+            rho2 = rho
+        if rest.size == 0:
+            return rho2
+        c = design.xtv((h * rho2).astype(design.X.dtype), rest.astype(np.int32))
+        bad = (np.isinf(upper[rest]) & (c > 0)) | (np.isinf(lower[rest]) & (c < 0))
+        if not bad.any():
+            return rho2
+        free = np.union1d(free, rest[bad])
+        rest = rest[~bad]
+    return rho2
+
+
+def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_intercept=True,
+            coef_init=None, tol=1e-4, max_iter=1000, max_epochs=50_000, p0=10, anderson_k=5,
+            check_every=10, screening=True, selection="cyclic", random_state=None,
+            ws_init=None, stats=None, verbose=0, n_threads=None, warn=True):
+    """Solve the weighted elastic net with box constraints by working-set CD.
+
+    Parameters
+    ----------
+    X : ndarray (n_samples, n_features) Fortran-ordered, or CSC matrix (int32 indices)
+        As returned by :func:`fastreg._validation.check_X`; never copied.
+    y : ndarray (n_samples,), X's dtype
+    l1, l2 : ndarray (n_features,), X's dtype
+        Per-feature L1 and L2 strengths (>= 0). ``l1_j = inf`` excludes feature
+        ``j`` (``w_j = 0``).
+    lower, upper : ndarray (n_features,) or None
+        Bounds with ``lower <= 0 <= upper`` (None: unbounded).
+    sample_weight : ndarray (n_samples,) or None
+        The weights ``h`` of the quadratic, used as given (no rescaling; None
+        means ``h_i = 1 / n_samples``).
+    fit_intercept : bool
+    coef_init : ndarray (n_features,) or None
+        Warm start (clipped to the bounds; copied).
+    tol : float
+        Stop when the duality gap is ``<= tol * P0`` (``P0``: objective at
+        ``w = 0`` with the optimal intercept). ``tol = 2 * tol_sklearn`` is
+        scikit-learn's criterion.
+    max_iter : int
+        Maximum number of outer iterations (gap computations / working sets).
+    max_epochs : int
+        Maximum number of CD epochs per working-set problem.
+    p0 : int
+        Minimal working-set size.
+    anderson_k : int
+        Anderson memory (0: no extrapolation).
+    check_every : int
+        Epochs between two working-set gap computations.
+    screening : bool
+        Gap-safe screening.
+    selection : {'cyclic', 'random'}
+        ``'random'`` visits the working set in a new random order at each epoch.
+    random_state : int, RandomState or None
+    ws_init : array of int or None
+        Features forced into the first working set (strong rule along paths).
+    stats : tuple (mu, lipschitz) or None
+        Precomputed :func:`column_stats` for the same ``X``, weights and ``fit_intercept``.
+    verbose : int
+        Print outer iterations (gap, working-set size, screened features).
+    n_threads : int or None
+        OpenMP threads for the full ``X^T r`` passes (None: OpenMP default).
+    warn : bool
+        Issue a :class:`~sklearn.exceptions.ConvergenceWarning` if not converged.
+
+    Returns
+    -------
+    CDResult
+    """
+    design = _Design(X, _n_threads() if n_threads is None else max(1, int(n_threads)))
+    dtype = X.dtype
+    n, p = X.shape
+    y = np.ascontiguousarray(y, dtype=dtype)
+    if sample_weight is None:
+        h = np.full(n, 1.0 / n, dtype=dtype)
+        unit = True
+    else:
+        h = np.ascontiguousarray(sample_weight, dtype=dtype)
+        unit = bool(np.all(h == h[0]))
+    h64 = h.astype(np.float64)
+    H = float(h64.sum())
+    inf = np.full(p, np.inf, dtype=dtype)
+    lower = -inf if lower is None else np.ascontiguousarray(lower, dtype=dtype)
+    upper = inf if upper is None else np.ascontiguousarray(upper, dtype=dtype)
+    l1 = np.ascontiguousarray(l1, dtype=dtype)
+    l2 = np.ascontiguousarray(l2, dtype=dtype)
+    excluded = np.isinf(l1)
+    if excluded.any():
+        l1 = np.where(excluded, 0, l1).astype(dtype)
+    if stats is None:
+        stats = column_stats(X, h, fit_intercept)
+    mu, lips = stats
+    excluded = excluded | (lips <= 0) | ((lower == 0) & (upper == 0))
+
+    w = np.zeros(p, dtype=dtype) if coef_init is None else \
+        np.clip(np.asarray(coef_init, dtype=dtype), lower, upper).astype(dtype, copy=True)
+    w[excluded] = 0
+    R = y - X @ w if np.any(w) else y.copy()
+    R = np.ascontiguousarray(R, dtype=dtype)
+    hy = (h * y).astype(np.float64)
+    ybar = float(hy.sum()) / H if fit_intercept else 0.0
+    P0 = 0.5 * float(np.dot(h64, (y.astype(np.float64) - ybar) ** 2))
+    tol_abs = tol * P0
+
+    active = np.flatnonzero(~excluded).astype(np.int32)
+    hard_mask = (l1 == 0) & (l2 == 0) & (np.isinf(lower) | np.isinf(upper)) & ~excluded
+    rng = np.random.RandomState(random_state) if not isinstance(random_state, np.random.RandomState) \
+        else random_state
+    shuffle = selection == "random"
+    K = int(anderson_k)
+    intercept = np.zeros(1)
+    R_tmp = np.empty(n, dtype=dtype)
+    eps_margin = (1e-3 if dtype == np.float32 else 1e-9) * np.sqrt(2 * P0)
+    l1_64, l2_64 = l1.astype(np.float64), l2.astype(np.float64)
+
+    D_best = -np.inf
+    gap = np.inf
+    P = np.inf
+    n_epochs = 0
+    converged = False
+    corr_full = np.full(p, np.nan)
+    it = 0
+    ws = np.empty(0, dtype=np.int32)
+    def full_gap():
+        """Primal value, dual value and correlations at the current iterate."""
+        b = float(np.dot(h64, R)) / H if fit_intercept else 0.0
+        rho = R.astype(np.float64) - b
+        hard = active[hard_mask[active]]
+        rho_d = _hard_projection(design, rho, h, mu, w, lower, upper, hard) if hard.size else rho
+        v_d = (h * rho_d).astype(dtype)
+        c = design.xtv(v_d, active)
+        if fit_intercept:
+            c -= mu[active] * float(v_d.sum(dtype=np.float64))
+        s, G = _cd.enet_dual_terms(c, l1, l2, lower, upper, active)
+        wa = w[active].astype(np.float64)
+        pen = float(np.dot(l1_64[active], np.abs(wa)) + 0.5 * np.dot(l2_64[active], wa * wa))
+        P = 0.5 * float(np.dot(h64, rho * rho)) + pen
+        D = s * float(np.dot(hy, rho_d)) - 0.5 * s * s * float(np.dot(h64, rho_d * rho_d)) - G
+        return P, D, c, s, b
+
+    for it in range(1, max_iter + 1):
+        P, D, c, s, b = full_gap()
+        D_best = max(D_best, D)
+        gap = P - D_best
+        corr_full[:] = np.nan
+        corr_full[active] = c
+        if verbose:
+            print(f"[fastreg.enet_cd] iter {it:3d}  primal {P:.10e}  gap {gap:.3e}  "
+                  f"(tol {tol_abs:.3e})  active {active.size}  ws {ws.size}  epochs {n_epochs}")
+        if gap <= tol_abs:
+            converged = True
+            break
+        u = s * c
+        wa = w[active]
+        la = l1_64[active]
+        la_, ua_ = lower[active], upper[active]
+        norm = np.sqrt(lips[active])
+        if screening and gap < np.inf:
+            radius = np.sqrt(2.0 * max(gap, 0.0)) + eps_margin
+            spread = radius * norm
+            scr = (la > 0) & ((ua_ <= 0) | (u + spread < la)) & ((la_ >= 0) | (u - spread > -la))
+            if scr.any():
+                gone = active[scr]
+                nz = gone[w[gone] != 0]
+                for j in nz:
+                    R += w[j] * design.column(j)
+                w[gone] = 0
+                keep = ~scr
+                active, u, la, la_, ua_, norm = (active[keep], u[keep], la[keep], la_[keep],
+                                                 ua_[keep], norm[keep])
+                wa = w[active]
+        viol = np.maximum(np.where(ua_ > 0, u, -np.inf), np.where(la_ < 0, -u, -np.inf))
+        score = (la - viol) / norm
+        forced = (wa != 0) | (la == 0)
+        score[forced] = -np.inf
+        n_act = active.size
+        ws_size = min(n_act, max(int(p0), 2 * int(forced.sum())))
+        if ws_size < n_act:
+            sel = np.argpartition(score, ws_size - 1)[:ws_size]
+            ws = active[np.sort(sel)]
+        else:
+            ws = active
+        if it == 1 and ws_init is not None and len(ws_init):
+            ws = np.union1d(ws, np.intersect1d(np.asarray(ws_init, dtype=np.int32), active))
+        ws = np.ascontiguousarray(ws, dtype=np.int32)
+        if ws.size == 0:
+            continue
+        work = np.empty((K + 3) * ws.size)
+        order = np.empty(ws.size, dtype=np.int32)
+        seed = int(rng.randint(0, 2**31 - 1)) if shuffle else 0
+        ep, _ = design.solve(y, h, w, R, intercept, mu, lips, l1, l2, lower, upper, ws, work,
+                             R_tmp, order, max(0.3 * gap, 0.5 * tol_abs), int(max_epochs),
+                             int(check_every), K, bool(fit_intercept), unit, seed, shuffle)
+        n_epochs += ep
+    if not converged:
+        # the last inner solve is not certified yet: one more gap computation
+        P, D, c, s, b = full_gap()
+        gap = P - max(D_best, D)
+        converged = gap <= tol_abs
+        if not converged and warn:
+            warnings.warn(f"Objective did not converge: duality gap {gap:.3e} > tolerance "
+                          f"{tol_abs:.3e} (tol={tol} * P0={P0:.3e}) after {it} outer iterations "
+                          f"and {n_epochs} epochs. Increase max_iter, or check the scaling "
+                          f"of the data.", ConvergenceWarning, stacklevel=3)
+    if fit_intercept:
+        intercept_val = b
+    else:
+        intercept_val = 0.0
+    return CDResult(coef=w, intercept=intercept_val, gap=float(gap), primal=float(P), p0=P0,
+                    n_iter=it, n_epochs=n_epochs, converged=bool(converged), corr=corr_full)
+
+
+def weighted_quadratic_cd(X, z, h, w, l1, l2, lower=None, upper=None, *, fit_intercept=True,
+                          tol=1e-4, max_iter=100, max_epochs=1000, stats=None, **kwargs):
+    """Minimize ``1/2 sum_i h_i (z_i - x_i^T w - b)^2 + penalty`` from ``w`` (prox-Newton step).
+
+    Thin alias of :func:`enet_cd` with the weights ``h`` used as given (e.g.
+    the per-sample second derivatives of a logistic loss, ``z`` the working
+    response), warm-started at ``w``. ``tol`` is relative to the null model
+    of this quadratic, as in :func:`enet_cd`. Returns a :class:`CDResult`.
+    """
+    return enet_cd(X, z, l1, l2, lower, upper, sample_weight=h, fit_intercept=fit_intercept,
+                   coef_init=w, tol=tol, max_iter=max_iter, max_epochs=max_epochs, stats=stats,
+                   **kwargs)

@@ -1,0 +1,260 @@
+"""Epoch driver for minibatch stochastic training (SGD, momentum, Nesterov, Adam, AMSGrad).
+
+:class:`StochasticSolver` holds the parameters and the optimizer state and runs
+one compiled epoch (``fastreg._sgd``) per call of :meth:`StochasticSolver.epoch`;
+:func:`run_epochs` is the outer loop of ``fit``: shuffling, the adaptive
+schedule, the stopping rule, early stopping on a validation score. Nothing
+here runs Python per sample or per batch.
+
+Objective (scikit-learn's SGD objective)::
+
+    1/n sum_i s_i L(y_i, x_i^T W + b) + alpha * ((1 - l1_ratio)/2 ||W||^2 + l1_ratio ||W||_1)
+
+The L2 part enters the gradient (coupled: ``g + alpha (1 - l1_ratio) w``,
+rescaled by Adam's denominator like any gradient); the L1 part is a proximal
+step after each update (``l1_mode='prox'``) or Tsuruoka et al.'s cumulative
+penalty (``'cumulative'``); ``weight_decay`` is a separate decoupled shrink
+``w <- (1 - lr_t weight_decay) w`` before each update (torch's AdamW
+convention). The per-coordinate update order and scalings are exactly those
+of :mod:`fastreg.optim` (``l1_scaling="effective"``, dampening 0).
+
+Learning-rate schedules, step ``t = 1, 2, ...`` counted over all epochs and
+``partial_fit`` calls, ``W = warmup`` (steps), ``T`` the cosine horizon::
+
+    constant    eta0                                  (also 'adaptive': eta0 / 5^k)
+    invscaling  eta0 / t^power_t
+    optimal     1 / (alpha (t0 + t - 1))              t0 from Bottou's heuristic (as sklearn)
+    cosine      eta0 for t <= W, else eta0 (1 + cos(pi min(1, (t - W) / (T - W)))) / 2
+    then, if W > 0 and t < W:  lr_t *= t / W          (linear warmup)
+
+References
+----------
+Bottou (2012), "Stochastic Gradient Descent Tricks".
+Loshchilov & Hutter (2017), "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR (cosine).
+Goyal et al. (2017), "Accurate, Large Minibatch SGD" (linear warmup).
+"""
+import math
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from .. import _sgd
+
+__all__ = ["StochasticSolver", "run_epochs", "OPTIMIZERS", "SCHEDULES", "optimal_t0"]
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "amsgrad")
+SCHEDULES = ("constant", "invscaling", "optimal", "adaptive", "cosine")
+_SLOTS = {"sgd": (), "momentum": ("momentum_buffer",), "nesterov": ("momentum_buffer",),
+          "adam": ("exp_avg", "exp_avg_sq"), "adamw": ("exp_avg", "exp_avg_sq"),
+          "amsgrad": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
+
+
+def optimal_t0(loss, alpha):
+    """``t0`` of the 'optimal' schedule (Bottou's heuristic, as scikit-learn's SGD).
+
+    ``typw = sqrt(1 / sqrt(alpha))``, ``eta_init = typw / max(1, dL(1, -typw))``,
+    ``t0 = 1 / (eta_init * alpha)``.
+    """
+    typw = math.sqrt(1.0 / math.sqrt(alpha))
+    d = _sgd.py_dloss(loss, 1.0, -typw)[0]
+    return 1.0 / (typw / max(1.0, d) * alpha)
+
+
+class StochasticSolver:
+    """Parameters, optimizer state and step counter of a stochastic fit.
+
+    Parameters
+    ----------
+    n_outputs, n_features : int
+    dtype : float32 or float64
+    loss : str
+        A key of ``fastreg._sgd.LOSSES``.
+    mode : {'single', 'ovr', 'softmax'}
+        One output; one-vs-rest binary outputs (``y`` holds class indices); softmax.
+    optimizer : {'sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'amsgrad'}
+        'adamw' is 'adam' (the decoupled decay is ``weight_decay``).
+    learning_rate : {'constant', 'invscaling', 'optimal', 'adaptive', 'cosine'}
+    l2, l1 : float
+        ``alpha (1 - l1_ratio)`` and ``alpha l1_ratio`` (0 when not penalized).
+    l1_mode : {'prox', 'cumulative'}
+    average : int
+        0: no averaging; k >= 1: average the iterates from step k on.
+    horizon : float
+        Cosine horizon ``T`` in steps (ignored by the other schedules).
+
+    Attributes
+    ----------
+    W : ndarray of shape (n_outputs, n_features + 1)
+        Current iterate, intercepts in the last column.
+    state : ndarray of shape (n_slots, n_outputs, n_features + 1)
+    counters : float64 ndarray [t, u, n_avg]
+    eta : float
+        Current base learning rate (``eta0`` divided by 5 per 'adaptive' decrease).
+    """
+
+    def __init__(self, n_outputs, n_features, dtype, *, loss, mode="single", optimizer="sgd",
+                 batch_size=1, learning_rate="invscaling", eta0=0.01, power_t=0.25, warmup=0,
+                 horizon=math.inf, alpha=0.0, l2=0.0, l1=0.0, l1_mode="prox", weight_decay=0.0,
+                 momentum=0.9, betas=(0.9, 0.999), eps=1e-8, fit_intercept=True, average=0,
+                 epsilon=0.1):
+        self.dtype = np.dtype(dtype)
+        self.n_outputs, self.n_features = int(n_outputs), int(n_features)
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.eta = float(eta0)
+        self.slots = _SLOTS[optimizer]
+        cumulative = l1_mode == "cumulative" and l1 > 0.0
+        if cumulative and optimizer != "sgd":
+            raise ValueError("l1_mode='cumulative' requires optimizer='sgd'")
+        n_slots = len(self.slots)
+        q_slot = n_slots if cumulative else -1
+        n_slots += cumulative
+        avg_slot = n_slots if average else -1
+        n_slots += bool(average)
+        shape = (self.n_outputs, self.n_features + 1)
+        self.W = np.zeros(shape, dtype=self.dtype)
+        self.state = np.zeros((n_slots,) + shape, dtype=self.dtype)
+        self.counters = np.zeros(3)
+        self._grad = np.zeros(shape, dtype=self.dtype)
+        self._work = np.zeros((2 + int(batch_size)) * self.n_outputs)
+        schedule = {"adaptive": "constant"}.get(learning_rate, learning_rate)
+        t0 = optimal_t0(loss if mode != "softmax" else "log_loss", alpha) \
+            if schedule == "optimal" else 0.0
+        self.hyper = dict(
+            loss=_sgd.LOSSES[loss], epsilon=float(epsilon), mode=_sgd.MODES[mode],
+            optimizer=_sgd.OPTIMIZERS["adam" if optimizer == "adamw" else optimizer],
+            batch_size=int(batch_size), schedule=_sgd.SCHEDULES[schedule], eta0=float(eta0),
+            power_t=float(power_t), warmup=float(warmup), horizon=float(horizon),
+            optimal_t0=float(t0), optimal_alpha=float(alpha), l2=float(l2), l1=float(l1),
+            cumulative=bool(cumulative), weight_decay=float(weight_decay),
+            momentum=float(momentum), beta1=float(betas[0]), beta2=float(betas[1]),
+            eps=float(eps), l1_adaptive=True, fit_intercept=bool(fit_intercept),
+            q_slot=q_slot, avg_slot=avg_slot, avg_start=float(average) if average else 0.0)
+
+    # -- views ----------------------------------------------------------------------
+    @property
+    def t(self):
+        """Optimizer steps taken so far."""
+        return int(self.counters[0])
+
+    @property
+    def averaged(self):
+        return self.hyper["avg_slot"] >= 0
+
+    def parameters(self, averaged=None):
+        """``(coef, intercept)`` copies: the running average once it has started
+        (``averaged=None``), else the current iterate."""
+        W = self.W
+        if (averaged is None and self.averaged and self.counters[2] > 0) or averaged:
+            W = self.state[self.hyper["avg_slot"]]
+        return W[:, :-1].copy(), W[:, -1].copy()
+
+    def set_parameters(self, coef, intercept):
+        """Start from ``coef`` (n_outputs, n_features) and ``intercept`` (n_outputs,)."""
+        self.W[:, :-1] = coef
+        if self.hyper["fit_intercept"]:
+            self.W[:, -1] = intercept
+        if self.averaged:
+            self.state[self.hyper["avg_slot"]] = self.W
+
+    def optimizer_state(self):
+        """Named views of the optimizer state (as ``fastreg.optim``'s ``state``)."""
+        return {name: self.state[i] for i, name in enumerate(self.slots)}
+
+    # -- one epoch --------------------------------------------------------------------
+    def epoch(self, X, y, sample_weight, order, epoch_number=None):
+        """Run one compiled epoch over the rows ``order`` of validated ``X``.
+
+        ``X`` is a C-ordered array or a CSR matrix with int32 indices, of
+        ``self.dtype``; ``y`` and ``sample_weight`` contiguous ``self.dtype``
+        vectors; ``order`` an intp array of row indices. Returns the mean
+        (weighted) loss over the rows visited, computed before each update.
+
+        Raises ``FloatingPointError`` when a score or the loss becomes non-finite
+        (the learning rate is too large): the parameters, the optimizer state
+        and the counters are then restored to their values at the start of the
+        epoch, the last finite ones.
+        """
+        saved = (self.W.copy(), self.state.copy(), self.counters.copy())
+        self.hyper["eta0"] = self.eta
+        order = np.ascontiguousarray(order, dtype=np.intp)
+        p = self.n_features
+        mark = np.zeros(p, dtype=np.int64)
+        if sp.issparse(X):
+            lazy = self.optimizer == "sgd" and not self.averaged
+            sum_loss, sum_weight, status = _sgd.epoch_csr(
+                X.data, X.indices, X.indptr, y, sample_weight, order, self.W, self.state,
+                self._grad, self._work, mark, np.empty(p, dtype=np.intp),
+                np.empty((2, p)), self.counters, self.hyper, lazy)
+        else:
+            sum_loss, sum_weight, status = _sgd.epoch_dense(
+                X, y, sample_weight, order, self.W, self.state, self._grad, self._work, mark,
+                self.counters, self.hyper)
+        if status or not math.isfinite(sum_loss) or not np.isfinite(self.W).all():
+            self.W[...], self.state[...], self.counters[...] = saved
+            where = "" if epoch_number is None else f" at epoch {epoch_number}"
+            raise FloatingPointError(
+                f"Stochastic training diverged{where}: the scores or the loss became "
+                f"non-finite (optimizer={self.optimizer!r}, learning rate "
+                f"{self.eta:g} at the start of the epoch). Use a smaller eta0, a decaying "
+                f"learning_rate, or standardize the features (StandardScaler). The model "
+                f"keeps the last finite coefficients (those before this epoch).")
+        return sum_loss / sum_weight if sum_weight > 0 else 0.0
+
+
+def run_epochs(solver, X, y, sample_weight, *, max_iter, rng, shuffle=True, tol=1e-3,
+               n_iter_no_change=5, validation_score=None, verbose=0):
+    """Outer loop of ``fit``: at most ``max_iter`` epochs of ``solver`` over ``X``.
+
+    Stopping rule (scikit-learn's): an epoch *does not improve* when the mean
+    training loss is ``> best_loss - tol`` (or, with ``validation_score``, when
+    the score is ``< best_score + tol``). After ``n_iter_no_change`` such epochs
+    in a row, ``learning_rate='adaptive'`` divides the learning rate by 5 (and
+    continues while it is above 1e-6); the other schedules stop. ``tol=None``
+    runs all ``max_iter`` epochs. Each epoch visits the rows in
+    ``rng.permutation(n)`` (``shuffle``) or in order.
+
+    Returns
+    -------
+    n_iter : int
+        Epochs run.
+    losses : list of float
+        Mean training loss of each epoch.
+    """
+    n = X.shape[0]
+    best_loss, best_score = math.inf, -math.inf
+    no_improvement = 0
+    losses = []
+    n_iter = 0
+    stopped = False
+    for epoch in range(1, max_iter + 1):
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        loss = solver.epoch(X, y, sample_weight, order, epoch_number=epoch)
+        losses.append(loss)
+        n_iter = epoch
+        if validation_score is not None:
+            score = validation_score()
+            worse = tol is not None and score < best_score + tol
+            best_score = max(best_score, score)
+        else:
+            score = None
+            worse = tol is not None and loss > best_loss - tol
+            best_loss = min(best_loss, loss)
+        no_improvement = no_improvement + 1 if worse else 0
+        if verbose:
+            extra = "" if score is None else f", validation score {score:.6g}"
+            print(f"-- Epoch {epoch}: mean loss {loss:.6g}{extra}, lr {solver.eta:.3g}, "
+                  f"steps {solver.t}")
+        if no_improvement >= n_iter_no_change:
+            if solver.learning_rate == "adaptive" and solver.eta > 1e-6:
+                solver.eta /= 5.0
+                no_improvement = 0
+            else:
+                stopped = True
+                break
+    if tol is not None and not stopped and max_iter > 0:
+        warnings.warn("Maximum number of iteration reached before convergence. Consider "
+                      "increasing max_iter to improve the fit.", ConvergenceWarning)
+    return n_iter, losses

@@ -1,0 +1,614 @@
+"""Compiled minibatch epochs of SGD / momentum / Nesterov / Adam / AMSGrad (dense rows, CSR rows).
+
+One call runs one epoch: the rows are visited in the order ``order`` (a
+permutation drawn in Python), grouped in consecutive batches of
+``batch_size`` rows (the last one may be smaller). Per batch, with step number
+``t`` (global, counted over calls in ``counters[0]``)::
+
+    scores_ik = x_i^T W_k + b_k                        for i in the batch
+    G_k = 1/|B| sum_i s_i * dL(y_i, scores_i)_k * x_i  (and 1/|B| sum_i s_i dL_k for b_k)
+                                                       (dL clipped to [-1e12, 1e12], as sklearn)
+    lr_t = schedule(t)
+    W_kj <- optimizer update of fastreg._optim_inline with
+            l2 = alpha (1 - l1_ratio) (coupled), shrink = 1 - lr_t * weight_decay,
+            L1 prox threshold lr_t * l1 (* 1/(1 - momentum) for momentum,
+            / denom_j for Adam when l1_adaptive): the semantics of fastreg.optim
+    b_k   <- the same optimizer update without any penalty (own state)
+
+``W`` has shape ``(n_outputs, n_features + 1)``: its last column holds the
+intercepts (kept at 0 when ``fit_intercept`` is false). The optimizer state
+is ``state[slot, k, j]`` with slots: momentum buffer (0) for momentum and
+Nesterov; ``m`` (0), ``v`` (1), ``v_max`` (2) for Adam/AMSGrad; then the
+cumulative-L1 record ``q`` at ``q_slot`` and the running average at
+``avg_slot`` (each -1 when unused).
+
+Sparse rows and laziness (``epoch_csr`` with ``lazy=True``, plain SGD only):
+a coordinate whose gradient is 0 in a step only undergoes
+``w <- S(c_t w, tau_t)`` with ``c_t = 1 - lr_t (l2 + weight_decay)`` and
+``tau_t = lr_t * l1``. For ``c_t > 0`` these maps compose in closed form:
+over steps ``a+1..t``, ``w <- S(C w, T)`` with ``C = P_t / P_a`` and
+``T = P_t (A_t - A_a)`` where ``P_t = prod_{s<=t} c_s`` and ``A_t =
+sum_{s<=t} tau_s / P_s``. Each coordinate records ``(P, A)`` when it was last
+brought up to date and is caught up just in time, when a row of a batch
+touches it, and at the end of the epoch: the result equals the dense update
+to rounding (Bottou's weight scaling, generalized to the L1 prox). ``P`` is
+renormalized (all coordinates caught up) when it falls below 1e-100, and a
+step with ``c_t <= 0`` is applied densely. Momentum and Adam are not lazy:
+with a zero gradient, the momentum buffer still carries the coupled L2 term
+and Adam's parameter keeps moving by ``step_size * m / denom`` with
+decaying ``m`` and ``v``, a sum without a cheap closed form under bias
+correction and schedules; their steps update every coordinate (O(n_outputs *
+n_features) per batch: use larger batches on sparse data). Averaging also
+updates every coordinate per step.
+
+References
+----------
+Bottou (2012), "Stochastic Gradient Descent Tricks", Neural Networks: Tricks of the Trade.
+Tsuruoka, Tsujii & Ananiadou (2009), "Stochastic Gradient Descent Training for
+L1-regularized Log-linear Models with Cumulative Penalty", ACL.
+Polyak & Juditsky (1992), "Acceleration of stochastic approximation by averaging".
+"""
+from cython cimport floating
+from libc.math cimport sqrt, pow, cos, isfinite, M_PI
+
+from fastreg._losses cimport dloss, softmax_dloss
+from fastreg._optim_inline cimport (sgd_coord, momentum_coord, adam_coord, amsgrad_coord,
+                                    cumulative_l1, prox_l1)
+from fastreg._utils cimport fdot, faxpy, fscal
+
+# codes shared with fastreg.solvers.stochastic
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "amsgrad": 4}
+SCHEDULES = {"constant": 0, "invscaling": 1, "cosine": 2, "optimal": 3}
+MODES = {"single": 0, "ovr": 1, "softmax": 2}
+LOSSES = {"squared_error": 0, "huber": 1, "epsilon_insensitive": 2,
+          "squared_epsilon_insensitive": 3, "log_loss": 4, "hinge": 5, "squared_hinge": 6,
+          "modified_huber": 7, "perceptron": 8}
+
+cdef enum:
+    OPT_SGD = 0
+    OPT_MOMENTUM = 1
+    OPT_NESTEROV = 2
+    OPT_ADAM = 3
+    OPT_AMSGRAD = 4
+
+cdef enum:
+    SCHED_CONSTANT = 0
+    SCHED_INVSCALING = 1
+    SCHED_COSINE = 2
+    SCHED_OPTIMAL = 3
+
+cdef enum:
+    MODE_SINGLE = 0
+    MODE_OVR = 1
+    MODE_SOFTMAX = 2
+
+cdef double P_FLOOR = 1e-100
+# |dL/dp| is clipped to this (scikit-learn's MAX_DLOSS): a badly scaled problem then
+# grows the iterates linearly, not geometrically, and only a truly unstable step
+# (e.g. lr * alpha > 2) ends in a non-finite value, reported as divergence.
+cdef double MAX_DLOSS = 1e12
+
+
+cdef struct Hyper:
+    int loss
+    double epsilon
+    int mode
+    int optimizer
+    Py_ssize_t batch_size
+    int schedule
+    double eta0
+    double power_t
+    double warmup
+    double horizon
+    double optimal_t0
+    double optimal_alpha
+    double l2
+    double l1
+    bint cumulative
+    double weight_decay
+    double momentum
+    double beta1
+    double beta2
+    double eps
+    bint l1_adaptive
+    bint fit_intercept
+    int q_slot
+    int avg_slot
+    double avg_start
+
+
+cdef struct Step:
+    double lr
+    double shrink
+    double thr
+    double buf_decay
+    double step_size
+    double inv_sqrt_bc2
+
+
+cdef Hyper _read_hyper(dict d) except *:
+    cdef Hyper h
+    h.loss = d["loss"]
+    h.epsilon = d["epsilon"]
+    h.mode = d["mode"]
+    h.optimizer = d["optimizer"]
+    h.batch_size = d["batch_size"]
+    h.schedule = d["schedule"]
+    h.eta0 = d["eta0"]
+    h.power_t = d["power_t"]
+    h.warmup = d["warmup"]
+    h.horizon = d["horizon"]
+    h.optimal_t0 = d["optimal_t0"]
+    h.optimal_alpha = d["optimal_alpha"]
+    h.l2 = d["l2"]
+    h.l1 = d["l1"]
+    h.cumulative = d["cumulative"]
+    h.weight_decay = d["weight_decay"]
+    h.momentum = d["momentum"]
+    h.beta1 = d["beta1"]
+    h.beta2 = d["beta2"]
+    h.eps = d["eps"]
+    h.l1_adaptive = d["l1_adaptive"]
+    h.fit_intercept = d["fit_intercept"]
+    h.q_slot = d["q_slot"]
+    h.avg_slot = d["avg_slot"]
+    h.avg_start = d["avg_start"]
+    if h.batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    return h
+
+
+cdef inline double learning_rate(Hyper* h, double t) noexcept nogil:
+    """``lr_t`` of step ``t >= 1`` (see fastreg.solvers.stochastic for the formulas)."""
+    cdef double lr, frac
+    if h.schedule == SCHED_INVSCALING:
+        lr = h.eta0 / pow(t, h.power_t)
+    elif h.schedule == SCHED_OPTIMAL:
+        lr = 1.0 / (h.optimal_alpha * (h.optimal_t0 + t - 1.0))
+    elif h.schedule == SCHED_COSINE:
+        if t <= h.warmup:
+            lr = h.eta0
+        else:
+            frac = (t - h.warmup) / (h.horizon - h.warmup) if h.horizon > h.warmup else 1.0
+            if frac > 1.0:
+                frac = 1.0
+            lr = 0.5 * h.eta0 * (1.0 + cos(M_PI * frac))
+    else:
+        lr = h.eta0
+    if h.warmup > 0.0 and t < h.warmup:
+        lr = lr * (t / h.warmup)
+    return lr
+
+
+cdef inline void _make_step(Hyper* h, double t, Step* s, double* u) noexcept nogil:
+    """Per-step scalars; adds ``lr_t * l1`` to the cumulative penalty ``*u``."""
+    s.lr = learning_rate(h, t)
+    s.shrink = 1.0 - s.lr * h.weight_decay
+    s.thr = 0.0
+    if h.cumulative:
+        u[0] += s.lr * h.l1
+    elif h.l1 > 0.0:
+        s.thr = s.lr * h.l1
+        if h.optimizer == OPT_MOMENTUM or h.optimizer == OPT_NESTEROV:
+            s.thr = s.thr / (1.0 - h.momentum)
+    s.buf_decay = 0.0 if t <= 1.0 else h.momentum
+    s.step_size = s.lr / (1.0 - pow(h.beta1, t))
+    s.inv_sqrt_bc2 = 1.0 / sqrt(1.0 - pow(h.beta2, t))
+
+
+cdef inline void _update(floating[:, ::1] W, floating[:, :, ::1] state, Py_ssize_t k,
+                         Py_ssize_t j, double g, Hyper* h, Step* s, double l2, double shrink,
+                         double thr) noexcept nogil:
+    """One optimizer update of ``W[k, j]`` with gradient ``g``."""
+    cdef double w = W[k, j]
+    if h.optimizer == OPT_SGD:
+        w = sgd_coord(w, g, s.lr, l2, shrink, thr)
+    elif h.optimizer == OPT_MOMENTUM or h.optimizer == OPT_NESTEROV:
+        w = momentum_coord(w, g, &state[0, k, j], s.lr, h.momentum, s.buf_decay, 1.0,
+                           h.optimizer == OPT_NESTEROV, l2, shrink, thr)
+    elif h.optimizer == OPT_ADAM:
+        w = adam_coord(w, g, &state[0, k, j], &state[1, k, j], s.step_size, h.beta1,
+                       h.beta2, s.inv_sqrt_bc2, h.eps, l2, shrink, thr, h.l1_adaptive)
+    else:
+        w = amsgrad_coord(w, g, &state[0, k, j], &state[1, k, j], &state[2, k, j],
+                          s.step_size, h.beta1, h.beta2, s.inv_sqrt_bc2, h.eps, l2, shrink,
+                          thr, h.l1_adaptive)
+    W[k, j] = <floating> w
+
+
+cdef void _dense_step(floating[:, ::1] W, floating[:, :, ::1] state, floating[:, ::1] G,
+                      const long long[::1] mark, long long stamp, double u, Hyper* h,
+                      Step* s) noexcept nogil:
+    """Update every coordinate with the gradient ``G`` (then zeroed), the intercepts
+    without penalty, the cumulative L1 on the coordinates marked ``stamp``.
+
+    The optimizer is dispatched once per output, outside the coordinate loop."""
+    cdef Py_ssize_t k, j, p = W.shape[1] - 1
+    cdef double w, l2 = h.l2, lr = s.lr, shrink = s.shrink, thr = s.thr
+    cdef double mu = h.momentum, bd = s.buf_decay, ss = s.step_size, ib = s.inv_sqrt_bc2
+    cdef double b1 = h.beta1, b2 = h.beta2, eps = h.eps
+    cdef bint adaptive = h.l1_adaptive
+    for k in range(W.shape[0]):
+        if h.optimizer == OPT_SGD:
+            for j in range(p):
+                W[k, j] = <floating> sgd_coord(W[k, j], G[k, j], lr, l2, shrink, thr)
+                G[k, j] = 0
+        elif h.optimizer == OPT_MOMENTUM:
+            for j in range(p):
+                W[k, j] = <floating> momentum_coord(W[k, j], G[k, j], &state[0, k, j], lr, mu,
+                                                    bd, 1.0, False, l2, shrink, thr)
+                G[k, j] = 0
+        elif h.optimizer == OPT_NESTEROV:
+            for j in range(p):
+                W[k, j] = <floating> momentum_coord(W[k, j], G[k, j], &state[0, k, j], lr, mu,
+                                                    bd, 1.0, True, l2, shrink, thr)
+                G[k, j] = 0
+        elif h.optimizer == OPT_ADAM:
+            for j in range(p):
+                W[k, j] = <floating> adam_coord(W[k, j], G[k, j], &state[0, k, j],
+                                                &state[1, k, j], ss, b1, b2, ib, eps, l2,
+                                                shrink, thr, adaptive)
+                G[k, j] = 0
+        else:
+            for j in range(p):
+                W[k, j] = <floating> amsgrad_coord(W[k, j], G[k, j], &state[0, k, j],
+                                                   &state[1, k, j], &state[2, k, j], ss, b1,
+                                                   b2, ib, eps, l2, shrink, thr, adaptive)
+                G[k, j] = 0
+        if h.cumulative:
+            for j in range(p):
+                if mark[j] == stamp:
+                    w = cumulative_l1(W[k, j], u, &state[h.q_slot, k, j])
+                    W[k, j] = <floating> w
+        if h.fit_intercept:
+            _update(W, state, k, p, G[k, p], h, s, 0.0, 1.0, 0.0)
+        G[k, p] = 0
+
+
+cdef void _fused_sgd_step(floating[:, ::1] W, const floating[:, ::1] X,
+                          const Py_ssize_t[::1] order, Py_ssize_t start, Py_ssize_t end,
+                          const double* coefs, Hyper* h, Step* s) noexcept nogil:
+    """Plain SGD on dense rows without a gradient buffer (same step as :func:`_dense_step`):
+    ``W_k <- S((shrink - lr l2) W_k - lr sum_i coefs[i, k] x_i, thr)``, one scal,
+    one axpy per row and one prox pass; ``coefs[(i - start) * K + k]`` is
+    ``s_i dL_ik / |B|``."""
+    cdef Py_ssize_t k, j, ii, p = W.shape[1] - 1, K = W.shape[0]
+    cdef double decay = s.shrink - s.lr * h.l2, c, gb
+    for k in range(K):
+        if decay != 1.0:
+            fscal(<int> p, <floating> decay, &W[k, 0], 1)
+        gb = 0.0
+        for ii in range(start, end):
+            c = coefs[(ii - start) * K + k]
+            gb += c
+            if c != 0.0:
+                faxpy(<int> p, <floating> (-s.lr * c), &X[order[ii], 0], 1, &W[k, 0], 1)
+        if s.thr > 0.0:
+            for j in range(p):
+                W[k, j] = <floating> prox_l1(W[k, j], s.thr)
+        if h.fit_intercept:
+            W[k, p] = <floating> sgd_coord(W[k, p], gb, s.lr, 0.0, 1.0, 0.0)
+
+
+cdef void _average(floating[:, ::1] W, floating[:, :, ::1] state, double t, Hyper* h,
+                   double* n_avg) noexcept nogil:
+    """Running mean of the iterates from step ``avg_start`` on (Polyak-Ruppert)."""
+    cdef Py_ssize_t k, j
+    cdef double inv
+    if h.avg_slot < 0 or t < h.avg_start:
+        return
+    n_avg[0] += 1.0
+    inv = 1.0 / n_avg[0]
+    for k in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            state[h.avg_slot, k, j] = <floating> (state[h.avg_slot, k, j]
+                                                 + (W[k, j] - state[h.avg_slot, k, j]) * inv)
+
+
+cdef inline double _dlosses(Hyper* h, double yi, double* scores, double* dl,
+                            Py_ssize_t K) noexcept nogil:
+    """Per-output derivatives ``dl[k]`` of the sample's loss; returns the loss."""
+    cdef Py_ssize_t k, label
+    cdef double total = 0.0, lv
+    if h.mode == MODE_SOFTMAX:
+        label = <Py_ssize_t> yi
+        return softmax_dloss(scores, K, label, dl)
+    if h.mode == MODE_OVR:
+        label = <Py_ssize_t> yi
+        for k in range(K):
+            dl[k] = _clip(dloss(h.loss, 1.0 if k == label else -1.0, scores[k], h.epsilon, &lv))
+            total += lv
+        return total
+    dl[0] = _clip(dloss(h.loss, yi, scores[0], h.epsilon, &lv))
+    return lv
+
+
+cdef inline double _clip(double d) noexcept nogil:
+    if d > MAX_DLOSS:
+        return MAX_DLOSS
+    if d < -MAX_DLOSS:
+        return -MAX_DLOSS
+    return d
+
+
+def epoch_dense(const floating[:, ::1] X, const floating[::1] y,
+                const floating[::1] sample_weight, const Py_ssize_t[::1] order,
+                floating[:, ::1] W, floating[:, :, ::1] state, floating[:, ::1] grad_buf,
+                double[::1] work, long long[::1] mark, double[::1] counters, dict hyper):
+    """One epoch over the dense C-ordered rows ``X[order]``; updates ``W``, ``state`` in place.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-contiguous
+    y : ndarray of shape (n_samples,)
+        Regression target, or +-1 (binary), or the class index (``ovr``/``softmax``).
+    sample_weight : ndarray of shape (n_samples,)
+        Per-sample weights (class weights folded in).
+    order : ndarray of intp
+        Rows in the order visited (a permutation, or any sequence of row indices).
+    W : ndarray of shape (n_outputs, n_features + 1)
+        Coefficients with the intercepts in the last column; updated in place.
+    state : ndarray of shape (n_slots, n_outputs, n_features + 1)
+        Optimizer state (see the module docstring); updated in place.
+    grad_buf : ndarray like ``W``, all zeros (left all zeros)
+    work : float64 ndarray of length >= (2 + batch_size) * n_outputs (scratch)
+    mark : int64 ndarray of length n_features (scratch for the cumulative L1)
+    counters : float64 ndarray [t, u, n_avg], updated in place
+        Steps taken, cumulative L1 total, number of averaged iterates.
+    hyper : dict
+        Codes and hyperparameters (built by ``fastreg.solvers.stochastic``).
+
+    Returns
+    -------
+    sum_loss, sum_weight : float
+        ``sum_i s_i L_i`` over the rows visited (losses before each update) and ``sum_i s_i``.
+    status : int
+        0, or 1 if a non-finite score was met (the epoch stopped there).
+    """
+    cdef Hyper h = _read_hyper(hyper)
+    cdef Step s
+    cdef Py_ssize_t n = order.shape[0], K = W.shape[0], p = X.shape[1]
+    cdef Py_ssize_t start, end, ii, i, k, j, nb
+    cdef double t = counters[0], u = counters[1], n_avg = counters[2]
+    cdef double sum_loss = 0.0, sum_weight = 0.0, lv, sw, c
+    cdef int status = 0
+    cdef double* scores = &work[0]
+    cdef double* dl = &work[K]
+    cdef double* coefs = &work[2 * K]
+    # plain SGD without cumulative L1 skips the gradient buffer (scal + axpy per row)
+    cdef bint fused = h.optimizer == OPT_SGD and not h.cumulative
+    if work.shape[0] < (2 + h.batch_size) * K:
+        raise ValueError("work must have length >= (2 + batch_size) * n_outputs")
+    if X.shape[0] != y.shape[0] or X.shape[0] != sample_weight.shape[0]:
+        raise ValueError("X, y and sample_weight must have the same number of rows")
+    if W.shape[1] != p + 1 or grad_buf.shape[0] != K or grad_buf.shape[1] != p + 1:
+        raise ValueError("W and grad_buf must have shape (n_outputs, n_features + 1)")
+    if work.shape[0] < 2 * K or mark.shape[0] < p or state.shape[1] != K or state.shape[2] != p + 1:
+        raise ValueError("work, mark or state has a wrong shape")
+    with nogil:
+        start = 0
+        while start < n and status == 0:
+            end = start + h.batch_size
+            if end > n:
+                end = n
+            nb = end - start
+            t += 1.0
+            _make_step(&h, t, &s, &u)
+            for ii in range(start, end):
+                i = order[ii]
+                for k in range(K):
+                    scores[k] = fdot(<int> p, &X[i, 0], 1, &W[k, 0], 1) + W[k, p]
+                    if not isfinite(scores[k]):
+                        status = 1
+                if status:
+                    break
+                lv = _dlosses(&h, y[i], scores, dl, K)
+                sw = sample_weight[i]
+                sum_loss += sw * lv
+                sum_weight += sw
+                if fused:
+                    for k in range(K):
+                        coefs[(ii - start) * K + k] = sw * dl[k] / nb
+                    continue
+                for k in range(K):
+                    c = sw * dl[k] / nb
+                    if c != 0.0:
+                        faxpy(<int> p, <floating> c, &X[i, 0], 1, &grad_buf[k, 0], 1)
+                        grad_buf[k, p] += <floating> c
+                if h.cumulative:
+                    for j in range(p):
+                        if X[i, j] != 0:
+                            mark[j] = <long long> t
+            if status:
+                for k in range(K):
+                    for j in range(p + 1):
+                        grad_buf[k, j] = 0
+                break
+            if fused:
+                _fused_sgd_step(W, X, order, start, end, coefs, &h, &s)
+            else:
+                _dense_step(W, state, grad_buf, mark, <long long> t, u, &h, &s)
+            _average(W, state, t, &h, &n_avg)
+            start = end
+    counters[0] = t
+    counters[1] = u
+    counters[2] = n_avg
+    return sum_loss, sum_weight, status
+
+
+cdef inline void _catch_up(floating[:, ::1] W, double[:, ::1] snap, Py_ssize_t j,
+                           double P, double A) noexcept nogil:
+    """Bring coordinate ``j`` of every output to the current ``(P, A)``."""
+    cdef double C, T, w
+    cdef Py_ssize_t k
+    if snap[0, j] == P and snap[1, j] == A:
+        return
+    C = P / snap[0, j]
+    T = P * (A - snap[1, j])
+    for k in range(W.shape[0]):
+        w = C * W[k, j]
+        if T > 0.0:
+            w = prox_l1(w, T)
+        W[k, j] = <floating> w
+    snap[0, j] = P
+    snap[1, j] = A
+
+
+cdef void _catch_up_all(floating[:, ::1] W, double[:, ::1] snap, double* P,
+                        double* A) noexcept nogil:
+    """Catch every coordinate up, then renormalize: ``P = 1, A = 0``."""
+    cdef Py_ssize_t j
+    for j in range(snap.shape[1]):
+        _catch_up(W, snap, j, P[0], A[0])
+        snap[0, j] = 1.0
+        snap[1, j] = 0.0
+    P[0] = 1.0
+    A[0] = 0.0
+
+
+def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
+              const floating[::1] y, const floating[::1] sample_weight,
+              const Py_ssize_t[::1] order, floating[:, ::1] W, floating[:, :, ::1] state,
+              floating[:, ::1] grad_buf, double[::1] work, long long[::1] mark,
+              Py_ssize_t[::1] touched, double[:, ::1] snap, double[::1] counters, dict hyper,
+              bint lazy):
+    """One epoch over the CSR rows ``X[order]`` (``data, indices, indptr``); as :func:`epoch_dense`.
+
+    Explicitly stored zeros are skipped (they touch nothing), so that the
+    result equals :func:`epoch_dense` on ``X.toarray()`` to rounding.
+
+    Extra parameters
+    ----------------
+    touched : intp ndarray of length n_features (scratch)
+    snap : float64 ndarray of shape (2, n_features) (scratch for the lazy updates)
+    lazy : bool
+        Lazy just-in-time updates (plain SGD without averaging only; see the
+        module docstring). Otherwise every coordinate is updated per batch.
+    """
+    cdef Hyper h = _read_hyper(hyper)
+    cdef Step s
+    cdef Py_ssize_t n = order.shape[0], K = W.shape[0], p = W.shape[1] - 1
+    cdef Py_ssize_t start, end, ii, i, k, j, jj, nb, n_touched
+    cdef double t = counters[0], u = counters[1], n_avg = counters[2]
+    cdef double sum_loss = 0.0, sum_weight = 0.0, lv, sw, c, x, P = 1.0, A = 0.0, cdecay, w
+    cdef long long stamp
+    cdef int status = 0
+    cdef double* scores = &work[0]
+    cdef double* dl = &work[K]
+    if y.shape[0] != sample_weight.shape[0] or indptr.shape[0] != y.shape[0] + 1:
+        raise ValueError("indptr, y and sample_weight do not match")
+    if grad_buf.shape[0] != K or grad_buf.shape[1] != p + 1 or work.shape[0] < 2 * K:
+        raise ValueError("grad_buf or work has a wrong shape")
+    if mark.shape[0] < p or touched.shape[0] < p or snap.shape[1] != p or snap.shape[0] != 2:
+        raise ValueError("mark, touched or snap has a wrong shape")
+    if state.shape[1] != K or state.shape[2] != p + 1:
+        raise ValueError("state has a wrong shape")
+    if lazy and (h.optimizer != OPT_SGD or h.avg_slot >= 0):
+        raise ValueError("lazy updates need optimizer='sgd' without averaging")
+    with nogil:
+        for j in range(p):
+            snap[0, j] = 1.0
+            snap[1, j] = 0.0
+        start = 0
+        while start < n and status == 0:
+            end = start + h.batch_size
+            if end > n:
+                end = n
+            nb = end - start
+            t += 1.0
+            stamp = <long long> t
+            _make_step(&h, t, &s, &u)
+            n_touched = 0
+            for ii in range(start, end):
+                i = order[ii]
+                for k in range(K):
+                    scores[k] = W[k, p]
+                for jj in range(indptr[i], indptr[i + 1]):
+                    x = data[jj]
+                    if x == 0:
+                        continue
+                    j = indices[jj]
+                    if mark[j] != stamp:
+                        mark[j] = stamp
+                        touched[n_touched] = j
+                        n_touched += 1
+                        if lazy:
+                            _catch_up(W, snap, j, P, A)
+                    for k in range(K):
+                        scores[k] += x * W[k, j]
+                for k in range(K):
+                    if not isfinite(scores[k]):
+                        status = 1
+                if status:
+                    break
+                lv = _dlosses(&h, y[i], scores, dl, K)
+                sw = sample_weight[i]
+                sum_loss += sw * lv
+                sum_weight += sw
+                for k in range(K):
+                    c = sw * dl[k] / nb
+                    if c != 0.0:
+                        for jj in range(indptr[i], indptr[i + 1]):
+                            grad_buf[k, indices[jj]] += <floating> (c * data[jj])
+                        grad_buf[k, p] += <floating> c
+            if status:
+                for k in range(K):
+                    for j in range(p + 1):
+                        grad_buf[k, j] = 0
+                break
+            if not lazy:
+                _dense_step(W, state, grad_buf, mark, stamp, u, &h, &s)
+                _average(W, state, t, &h, &n_avg)
+                start = end
+                continue
+            # lazy plain SGD: the touched coordinates take the full step; the others
+            # are folded into (P, A)
+            cdecay = s.shrink - s.lr * h.l2
+            if not cdecay > 0.0:
+                _catch_up_all(W, snap, &P, &A)
+                _dense_step(W, state, grad_buf, mark, stamp, u, &h, &s)
+                start = end
+                continue
+            P = P * cdecay
+            A = A + s.thr / P
+            for jj in range(n_touched):
+                j = touched[jj]
+                for k in range(K):
+                    w = sgd_coord(W[k, j], grad_buf[k, j], s.lr, h.l2, s.shrink, s.thr)
+                    if h.cumulative:
+                        w = cumulative_l1(w, u, &state[h.q_slot, k, j])
+                    W[k, j] = <floating> w
+                    grad_buf[k, j] = 0
+                snap[0, j] = P
+                snap[1, j] = A
+            for k in range(K):
+                if h.fit_intercept:
+                    _update(W, state, k, p, grad_buf[k, p], &h, &s, 0.0, 1.0, 0.0)
+                grad_buf[k, p] = 0
+            if P < P_FLOOR:
+                _catch_up_all(W, snap, &P, &A)
+            start = end
+        if lazy:
+            _catch_up_all(W, snap, &P, &A)
+    counters[0] = t
+    counters[1] = u
+    counters[2] = n_avg
+    return sum_loss, sum_weight, status
+
+
+def py_dloss(str loss, double y, double p, double epsilon=0.1):
+    """``(dL/dp, L)`` of one sample (for tests and for the 'optimal' schedule's t0)."""
+    cdef double lv
+    cdef double d = dloss(LOSSES[loss], y, p, epsilon, &lv)
+    return d, lv
+
+
+def py_softmax_dloss(double[::1] scores, Py_ssize_t label):
+    """``(dL/dscores, L)`` of the multinomial loss (for tests)."""
+    import numpy as np
+    out = np.empty(scores.shape[0])
+    cdef double[::1] o = out
+    if not 0 <= label < scores.shape[0]:
+        raise ValueError("label out of range")
+    lv = softmax_dloss(&scores[0], scores.shape[0], label, &o[0])
+    return out, lv
