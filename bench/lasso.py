@@ -12,7 +12,7 @@ a CSV of every (time, gap) point, and a gap-against-time PNG per problem.
 
 Usage::
 
-    python bench/lasso.py --quick          # smoke run: small problems, ~1 minute
+    python bench/lasso.py --quick          # smoke run: small problems, alpha_max/10 and /100, ~2 min
     python bench/lasso.py                  # full protocol (long: run on a quiet machine)
     python bench/lasso.py --problems leukemia,a9a --solvers fastreg,celer --budget 60
 """
@@ -28,13 +28,13 @@ if __name__ == "__main__":
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from _common import (fmt_time, machine_info, versions, write_markdown,  # noqa: E402
                      use_repo_fastreg)
+from _levels import search_to_target  # noqa: E402
 from datasets import NAMES as PROBLEMS, describe, get_dataset  # noqa: E402
 from objective import Objective  # noqa: E402
 from solvers import NAMES as SOLVERS, available_solvers  # noqa: E402
@@ -43,85 +43,22 @@ TARGET = 1e-6
 PKGS = ["numpy", "scipy", "sklearn", "celer", "skglm", "fastreg"]
 
 
-def stop_levels(strategy):
-    """Coarse stopping levels tried in order: tol 1e-1 .. 1e-14 (decades), or n_iter x2."""
-    if strategy == "tolerance":
-        return list(10.0 ** -np.arange(1.0, 14.5))
-    return [2 ** k for k in range(24)]
-
-
-def midpoint(strategy, previous, level):
-    """Level halfway (geometrically) between two coarse levels, or None if none."""
-    if strategy == "tolerance":
-        return float(np.sqrt(previous * level))
-    mid = int(round(np.sqrt(previous * level)))
-    return mid if previous < mid < level else None
-
-
 def time_to_target(solver, obj, target_rel, budget, repeat):
-    """Run ``solver`` with decreasing stop levels until the gap reaches the target.
-
-    Coarse levels (decades of tol, doublings of n_iter) are tried first; once
-    one reaches the target, the geometric midpoint with the previous level is
-    tried too, so the resolution is half a decade (or a factor 1.41) at half
-    the cost of trying every fine level.
-
-    Returns
-    -------
-    dict
-        ``curve``: list of (stop, time, relative gap) for every run made, by time;
-        ``stop``: the first level that reached the target (or None);
-        ``times``: the ``repeat`` timings of that level (or None);
-        ``time``: their median (or None); ``best_gap``; ``spent``: total time.
-    """
-    curve, spent = [], 0.0
-    strategy = solver.stopping_strategy
-
-    def one(stop):
-        nonlocal spent
+    """Sweep the solver's stopping levels (see :mod:`_levels`) until gap / P(0) <= target."""
+    def run_once(stop):
         t0 = time.perf_counter()
         solver.run(stop)
         elapsed = time.perf_counter() - t0
-        gap = obj.evaluate_result(solver.get_result()["beta"])["relative_gap"]
-        curve.append((stop, elapsed, gap))
-        spent += elapsed
-        return elapsed, gap
+        return elapsed, obj.evaluate_result(solver.get_result()["beta"])["relative_gap"]
 
-    found = None
-    previous = None
-    for stop in stop_levels(strategy):
-        elapsed, gap = one(stop)
-        if gap <= target_rel:
-            found = (stop, elapsed)
-            mid = midpoint(strategy, previous, stop) if previous is not None else None
-            if mid is not None:
-                m_elapsed, m_gap = one(mid)
-                if m_gap <= target_rel:
-                    found = (mid, m_elapsed)
-            break
-        if spent > budget:
-            break
-        previous = stop
-    curve.sort(key=lambda c: c[1])
-    if found is None:
-        best = min((g for _, _, g in curve), default=np.inf)
-        return dict(curve=curve, stop=None, times=None, time=None, best_gap=best, spent=spent)
-    stop, first = found
-    times = [first]
-    for _ in range(repeat - 1):
-        t0 = time.perf_counter()
-        solver.run(stop)
-        times.append(time.perf_counter() - t0)
-    spent += sum(times[1:])
-    gap = [g for s_, _, g in curve if s_ == stop][0]
-    return dict(curve=curve, stop=stop, times=times, time=statistics.median(times),
-                best_gap=gap, spent=spent)
+    return search_to_target(run_once, solver.stopping_strategy, target_rel, budget, repeat)
 
 
 def plot_problem(path, problem, regs, results, solver_names):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
     fig, axes = plt.subplots(1, len(regs), figsize=(4.5 * len(regs), 3.6), squeeze=False)
     for ax, reg in zip(axes[0], regs):
         for name in solver_names:
@@ -130,11 +67,12 @@ def plot_problem(path, problem, regs, results, solver_names):
                 continue
             t = [c[1] for c in res["curve"]]
             g = [max(c[2], 1e-17) for c in res["curve"]]
-            ax.loglog(t, g, marker="o", ms=3, label=name)
+            ax.loglog(t, g, marker="o", ms=3, label=name)  # one cold run per stop level
         ax.axhline(TARGET, color="k", ls="--", lw=0.8)
         ax.set_title(f"{problem}, alpha_max/{reg:g}")
         ax.set_xlabel("time (s)")
         ax.set_ylabel("duality gap / P(0)")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
@@ -159,7 +97,10 @@ independent gap is <= target is timed again: the reported time is the median of 
 runs of that level. Because the levels are discrete, a solver may overshoot the target by
 up to half a decade of tol (or 1.41x iterations): the times are upper bounds of each
 solver's true time to target, and the same grid is applied to every solver, fastreg included. A solver that does not
-reach the target within {budget:g} s of cumulative runs is reported as "> spent (best gap)".
+reach the target within {budget:g} s of cumulative runs (or whose next level would end
+beyond twice that) is reported as "> spent (best gap)".
+The plots show every run made: one point per stop level (a single cold-run time,
+so noisy), joined from the loosest level to the tightest.
 Compiled code (numba in skglm, first calls) is warmed up before timing. Threads: library
 defaults (BLAS/OpenMP may use all usable cores). Ratio = solver time / fastreg time
 (> 1: fastreg is faster).
@@ -171,18 +112,20 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small problems, short budget")
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--solvers", default=",".join(SOLVERS))
-    parser.add_argument("--regs", default="10,100,1000", help="alpha = alpha_max / reg")
+    parser.add_argument("--regs", default=None,
+                        help="alpha = alpha_max / reg, comma-separated; default 10,100,1000 "
+                             "(quick: 10,100)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--budget", type=float, default=None,
                         help="max cumulative seconds per (problem, alpha, solver); "
-                             "default 300 (quick: 0.5)")
+                             "default 120 (quick: 1.5)")
     parser.add_argument("--out", default=None,
                         help="results folder (default bench/results, quick: bench/results/quick)")
     args = parser.parse_args(argv)
-    budget = args.budget if args.budget is not None else (0.5 if args.quick else 300.0)
+    budget = args.budget if args.budget is not None else (1.5 if args.quick else 120.0)
     out_dir = args.out or os.path.join(HERE, "results", "quick" if args.quick else "")
     os.makedirs(out_dir, exist_ok=True)
-    regs = [float(r) for r in args.regs.split(",")]
+    regs = [float(r) for r in (args.regs or ("10,100" if args.quick else "10,100,1000")).split(",")]
     problems = args.problems.split(",")
     fastreg_src = use_repo_fastreg()
     solver_classes, skipped = available_solvers(args.solvers.split(","))

@@ -61,7 +61,9 @@ class Progress:
         Seconds before the first drawing; None means 1 s, or 0 when the bar
         is forced by ``FASTREG_PROGRESS=1`` or ``force``.
     stream : file or None
-        Where to draw (default ``sys.stderr``, looked up when drawing).
+        Where to draw (default: ``sys.stderr`` as it is when the bar is
+        created, so that a later redirection of stderr, e.g. by
+        :class:`LineWatcher`, does not capture the bar).
     width : int
         Number of characters of the bar.
 
@@ -76,7 +78,7 @@ class Progress:
         self.enabled = enabled
         forced = force or os.environ.get("FASTREG_PROGRESS", "").strip() == "1"
         self.delay = (0.0 if forced else 1.0) if delay is None else float(delay)
-        self._stream = stream
+        self.stream = sys.stderr if stream is None else stream
         self.width = width
         self.n = 0
         self._start = time.perf_counter()
@@ -86,10 +88,6 @@ class Progress:
         self._drawn_len = 0
         self._tick = 0
         self._last_draw = -1.0
-
-    @property
-    def stream(self):
-        return sys.stderr if self._stream is None else self._stream
 
     # -- lifecycle --------------------------------------------------------------------
     def __enter__(self):

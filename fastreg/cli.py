@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import time
 import warnings
 from dataclasses import dataclass
@@ -281,7 +282,7 @@ def _watch_verbose(est, bar, enabled):
 
 
 @contextlib.contextmanager
-def _collect_warnings(args, sink):
+def _collect_warnings(sink):
     """Record warnings into ``sink`` (messages, deduplicated); printed by the caller."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -330,7 +331,7 @@ def _cmd_fit(args):
                        f"{args.model!r} is a regression", EXIT_ERROR)
     caught = []
     enabled = progress_enabled(args.quiet, args.progress)
-    with _progress(args, desc=f"fit {args.model}") as bar, _collect_warnings(args, caught):
+    with _progress(args, desc=f"fit {args.model}") as bar, _collect_warnings(caught):
         with _watch_verbose(est, bar, enabled):
             t0 = time.perf_counter()
             est.fit(X, y)
@@ -471,8 +472,8 @@ def _cmd_path(args):
 
     spec = _model_spec(args.model)
     if spec.path is None:
-        raise CLIError(f"fastreg path supports {', '.join(k for k, s in MODELS.items() if s.path)}"
-                       f", not {args.model!r}", EXIT_USAGE)
+        supported = ", ".join(k for k, s in MODELS.items() if s.path)
+        raise CLIError(f"fastreg path supports {supported}, not {args.model!r}", EXIT_USAGE)
     path_fn = getattr(fastreg, spec.path, None)
     if path_fn is None:
         raise CLIError(f"model {args.model!r} has no path in this fastreg version", EXIT_USAGE)
@@ -500,7 +501,7 @@ def _cmd_path(args):
     solver = {k: v for k, v in solver.items() if v is not None}
     enabled = progress_enabled(args.quiet, args.progress)
     caught = []
-    with _collect_warnings(args, caught):
+    with _collect_warnings(caught):
         with _progress(args, total=args.n_alphas, desc="path (alphas)") as bar:
             watch = LineWatcher(lambda line: _path_step(line, bar))
             with contextlib.redirect_stdout(watch) if enabled else contextlib.nullcontext():
@@ -685,8 +686,8 @@ def _cmd_bench(args):
     names = list(BENCH_SCRIPTS) if not args.only else [s.strip() for s in args.only.split(",")]
     for name in names:
         if name not in BENCH_SCRIPTS:
-            raise CLIError(f"unknown benchmark {name!r} (choose from {', '.join(BENCH_SCRIPTS)})",
-                           EXIT_USAGE)
+            raise CLIError(f"unknown benchmark {name!r} "
+                           f"(choose from {', '.join(BENCH_SCRIPTS)})", EXIT_USAGE)
     names = [n for n in names if os.path.isfile(os.path.join(bench_dir, BENCH_SCRIPTS[n][0]))]
     if not names:
         raise CLIError(f"none of the selected benchmark scripts is in {bench_dir}")
@@ -885,6 +886,10 @@ def _model_options(p, path=False):
                             "--param selection=random --param betas=(0.9,0.99)")
 
 
+def _wrap(text):
+    return textwrap.fill(text, 79)
+
+
 def build_parser():
     parser = _Parser(
         prog="fastreg",
@@ -893,13 +898,14 @@ def build_parser():
                "1 error while running, 2 command-line error.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common, data = _common_options(), _data_options()
-    fmt = argparse.RawDescriptionHelpFormatter
+    fmt = argparse.RawDescriptionHelpFormatter   # keeps DATA_HELP's layout; descriptions wrapped
 
     p = sub.add_parser("fit", parents=[common, data], formatter_class=fmt,
                        help="fit a model on a data file and save it",
-                       description="Fit a model, print time, objective, duality gap (when the "
-                                   "model has one), non-zeros and train/test scores, and save "
-                                   "it with joblib.", epilog=DATA_HELP)
+                       description=_wrap(
+                           "Fit a model, print time, objective, duality gap (when the model "
+                           "has one), non-zeros and train/test scores, and save it with "
+                           "joblib."), epilog=DATA_HELP)
     p.add_argument("data", metavar="DATA", help="training data file")
     _model_options(p)
     p.add_argument("--test", metavar="DATA", help="test data file (scored)")
@@ -909,11 +915,11 @@ def build_parser():
 
     p = sub.add_parser("predict", parents=[common, data], formatter_class=fmt,
                        help="predict with a saved model",
-                       description="Predict DATA with a model saved by `fastreg fit`; "
-                                   "predictions go to stdout (one per line) or to -o. When "
-                                   "DATA holds a target, the score is printed on stderr. "
-                                   "Only load model files you trust (joblib runs pickled "
-                                   "code).", epilog=DATA_HELP)
+                       description=_wrap(
+                           "Predict DATA with a model saved by `fastreg fit`; predictions go "
+                           "to stdout (one per line) or to -o. When DATA holds a target, the "
+                           "score is printed on stderr. Only load model files you trust "
+                           "(joblib runs pickled code)."), epilog=DATA_HELP)
     p.add_argument("model_file", metavar="MODEL.joblib")
     p.add_argument("data", metavar="DATA")
     p.add_argument("-o", "--output", metavar="FILE",
@@ -922,11 +928,11 @@ def build_parser():
 
     p = sub.add_parser("path", parents=[common, data], formatter_class=fmt,
                        help="regularization path (and CV curve) with a plot",
-                       description="Compute the regularization path from alpha_max down to "
-                                   "eps * alpha_max (warm-started coordinate descent); with "
-                                   "--cv K also the K-fold CV error with its standard error, "
-                                   "alpha_min and alpha_1se. --plot writes a PNG "
-                                   "(needs matplotlib).", epilog=DATA_HELP)
+                       description=_wrap(
+                           "Compute the regularization path from alpha_max down to eps * "
+                           "alpha_max (warm-started coordinate descent); with --cv K also the "
+                           "K-fold CV error with its standard error, alpha_min and alpha_1se. "
+                           "--plot writes a PNG (needs matplotlib)."), epilog=DATA_HELP)
     p.add_argument("data", metavar="DATA")
     _model_options(p, path=True)
     p.add_argument("--n-alphas", type=int, default=50, dest="n_alphas", metavar="N",

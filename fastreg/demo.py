@@ -64,7 +64,7 @@ def proximal_adam_section(alpha=1.0, n_steps=3000, lr=0.05):
     rows = []
     for name, make in [
         ("prox-SGD", lambda w: optim.SGD(w, lr=lr, l1=alpha)),
-        ("prox-Adam", lambda w: optim.Adam(w, lr=lr, l1=alpha)),
+        ("prox-Adam", lambda w: optim.Adam(w, lr=lr, l1=alpha, l1_scaling="effective")),
     ]:
         w = np.zeros(X.shape[1])
         opt = make(w)

@@ -1,4 +1,4 @@
-"""Read data files for the command line: svmlight/libsvm, .npz, .npy, .csv.
+"""Read data files for the command line: svmlight/libsvm, .npz, .npy, .csv, .mat.
 
 :func:`load_data` returns a :class:`Dataset` ``(X, y, feature_names, fmt, test)``.
 The format is recognized from the file's content (after decompression of
@@ -34,6 +34,9 @@ Formats
     as ``.npy`` applies. Empty, ``NA``, ``NaN`` and ``?`` fields are missing
     values, rejected as NaN. A target column of non-numbers is kept as
     strings (class labels).
+``mat``
+    A MATLAB file (read by :func:`scipy.io.loadmat`) with a variable ``X``
+    (dense or sparse) and the target ``y`` or ``Y``.
 
 Every value of ``X`` and ``y`` must be finite: NaN or infinity raises a
 :class:`DataError` naming the first offending row and column.
@@ -136,7 +139,7 @@ def load_data(path, *, fmt=None, target=None, n_features=None, require_target=Tr
     ----------
     path : str
         The file (``.gz``, ``.bz2`` and ``.xz`` are decompressed on the fly).
-    fmt : {'svmlight', 'npz', 'npy', 'csv'} or None
+    fmt : {'svmlight', 'npz', 'npy', 'csv', 'mat'} or None
         Force the format; None recognizes it from the content.
     target : str, int or None
         csv/npy: the target column (name or index); None is the last column.

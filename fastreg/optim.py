@@ -28,22 +28,22 @@ Write ``g`` for the gradient passed to :meth:`step`, ``lambda`` for
   / alpha``.
 * ``l1 > 0``: after the update, inside the same pass, soft-thresholding ``w <-
   sign(w) * max(|w| - tau, 0)``, which gives exact zeros. With
-  ``l1_scaling="effective"`` (default) ``tau`` is ``l1`` times the step the
+  ``l1_scaling="lr"`` (default) ``tau = lr * l1`` (the proximal step of
+  ``l1 * ||w||_1`` with step ``lr``). With momentum its fixed points solve the
+  L1 problem with ``l1 * (1 - mu) / (1 - d)``; with Adam a *weighted* L1
+  problem with weights ``sqrt(v_hat_i) + eps`` (near a solution
+  ``sqrt(v_hat_i) ~ |grad_i|``, so zeros are stable only for ``l1 >~ 1``).
+  With ``l1_scaling="effective"`` ``tau`` is ``l1`` times the step the
   optimizer takes per unit of gradient at steady state, so that the fixed
   points are exactly the stationary points of ``loss + l1 * ||w||_1`` (the
   Lasso solution for a least-squares loss):
 
-  - SGD: ``tau = lr * l1`` (proximal SGD);
+  - SGD: ``tau = lr * l1`` (proximal SGD, the same as "lr");
   - SGD with momentum ``mu`` and dampening ``d`` (heavy ball or Nesterov):
     ``tau = lr * l1 * (1 - d) / (1 - mu)`` (the buffer amplifies a steady
     gradient by ``(1 - d) / (1 - mu)``);
   - Adam/AMSGrad: ``tau_i = lr * l1 / (sqrt(v_hat_i) + eps)``, the prox in
     Adam's diagonal metric (Yun, Lozano & Yang 2021).
-
-  With ``l1_scaling="lr"``, ``tau = lr * l1`` always. With momentum its fixed
-  points solve the L1 problem with ``l1 * (1 - mu) / (1 - d)``; with Adam a
-  *weighted* L1 problem with weights ``sqrt(v_hat_i) + eps`` (near a solution
-  ``sqrt(v_hat_i) ~ |grad_i|``, so zeros are stable only for ``l1 >~ 1``).
 
 Which optimizers make L2 and decoupled decay equal?
 Plain SGD: yes, with the same ``lambda``, iterate by iterate (to rounding).
@@ -327,7 +327,7 @@ class SGD(_Optimizer):
         False: L2 regularization (added to the gradient). True: decoupled decay.
     l1 : float >= 0, default 0
         L1 prox strength: soft-thresholding after each step (exact zeros).
-    l1_scaling : {"effective", "lr"}, default "effective"
+    l1_scaling : {"lr", "effective"}, default "lr"
         Threshold ``lr * l1 * (1 - dampening) / (1 - momentum)`` (with
         momentum; ``lr * l1`` without), so that fixed points are the
         stationary points of ``loss + l1 ||w||_1``, or ``lr * l1`` always.
@@ -362,7 +362,7 @@ class SGD(_Optimizer):
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False,
                  weight_decay=0.0, decoupled_weight_decay=False, l1=0.0,
-                 l1_scaling="effective", decay_scaling="lr", schedule_multiplier=1.0):
+                 l1_scaling="lr", decay_scaling="lr", schedule_multiplier=1.0):
         super().__init__(params, lr, decay_scaling, schedule_multiplier)
         self._l1_scaling = _check_l1_scaling(l1_scaling)
         self._momentum = check_scalar(momentum, "momentum", low=0.0)
@@ -457,7 +457,7 @@ class Adam(_Optimizer):
     amsgrad : bool, default False
     l1 : float >= 0, default 0
         Strength of the L1 prox applied after each step (exact zeros).
-    l1_scaling : {"effective", "lr"}, default "effective"
+    l1_scaling : {"lr", "effective"}, default "lr"
         Threshold ``lr * l1 / (sqrt(v_hat_i) + eps)`` per coordinate (the prox
         in Adam's metric: fixed points are the stationary points of ``loss + l1
         ||w||_1``) or ``lr * l1`` for every coordinate.
@@ -484,7 +484,7 @@ class Adam(_Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False, amsgrad=False, l1=0.0, l1_scaling="effective",
+                 decoupled_weight_decay=False, amsgrad=False, l1=0.0, l1_scaling="lr",
                  decay_scaling="lr", schedule_multiplier=1.0):
         super().__init__(params, lr, decay_scaling, schedule_multiplier)
         self._l1_scaling = _check_l1_scaling(l1_scaling)
@@ -546,7 +546,7 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, l1=0.0, l1_scaling="effective", decay_scaling="lr",
+                 amsgrad=False, l1=0.0, l1_scaling="lr", decay_scaling="lr",
                  schedule_multiplier=1.0):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          decoupled_weight_decay=True, amsgrad=amsgrad, l1=l1,

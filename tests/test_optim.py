@@ -402,7 +402,7 @@ def test_l1_prox_gives_exact_zeros(dtype, rng):
     for name, kw in [("SGD", dict(lr=0.05, l1=0.3)), ("SGD", dict(lr=0.02, momentum=0.5, l1=0.3)),
                      ("Adam", dict(lr=0.01, l1=0.3))]:
         w = np.zeros(20, dtype=dtype)
-        opt = getattr(optim, name)(w, **kw)
+        opt = getattr(optim, name)(w, l1_scaling="effective", **kw)
         for _ in range(1000):
             opt.step(A.T @ (A @ w - b) / len(b))
         assert np.all(w[3:] == 0.0), (name, w)
@@ -437,7 +437,8 @@ W = np.zeros(3)
     (lambda: optim.SGD(W, lr=0.1, l1=-1.0), ValueError, "l1 must be >= 0"),
     (lambda: optim.SGD(W, lr=0.1, decay_scaling="none"), ValueError, "decay_scaling must be one of"),
     (lambda: optim.SGD(W, lr=0.1, l1_scaling="uniform"), ValueError, "l1_scaling must be"),
-    (lambda: optim.SGD(W, lr=0.1, momentum=1.0, l1=0.1), ValueError, "requires momentum < 1"),
+    (lambda: optim.SGD(W, lr=0.1, momentum=1.0, l1=0.1, l1_scaling="effective"), ValueError,
+     "requires momentum < 1"),
     (lambda: optim.Adam(W, l1_scaling=None), ValueError, "l1_scaling must be"),
     (lambda: optim.Adam(W, betas=(1.0, 0.999)), ValueError, r"betas\[0\] must be < 1"),
     (lambda: optim.Adam(W, betas=(0.9, -0.1)), ValueError, r"betas\[1\] must be >= 0"),
@@ -496,3 +497,28 @@ def test_kernel_selection():
         assert optim._kernels is _optim
     else:
         assert optim._kernels is KERNELS[-1]
+
+
+@pytest.mark.parametrize("name, kw", [("SGD", dict(lr=0.05)), ("SGD", dict(lr=0.05, momentum=0.9)),
+                                      ("Adam", dict(lr=0.05)), ("AdamW", dict(lr=0.05))])
+def test_default_l1_prox_is_soft_threshold_by_lr_l1(name, kw, dtype, rng):
+    """By default ``l1 > 0`` soft-thresholds the plain step's result by exactly ``lr * l1``."""
+    from fastreg.reference.prox import soft_threshold
+
+    l1 = 0.7
+    w_prox = rng.standard_normal(50).astype(dtype)
+    w_plain = w_prox.copy()
+    o_prox = getattr(optim, name)(w_prox, l1=l1, **kw)
+    o_plain = getattr(optim, name)(w_plain, **kw)
+    for _ in range(5):
+        # the same state before each step: restart the plain optimizer from the prox one
+        state = o_prox.state_dict()
+        state["hyperparameters"]["l1"] = 0.0
+        o_plain.load_state_dict(state)
+        w_plain[:] = w_prox
+        g = rng.standard_normal(50).astype(dtype)
+        o_prox.step(g)
+        o_plain.step(g)
+        expected = soft_threshold(w_plain.astype(np.float64), kw["lr"] * l1)
+        np.testing.assert_allclose(w_prox, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-6 if dtype == np.float32 else 1e-14)

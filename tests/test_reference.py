@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import expit
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
 
 from fastreg.reference import (
@@ -179,6 +178,16 @@ def test_enet_gap_nonnegative_at_random_points():
         assert np.isfinite(gap)
         assert gap >= -1e-12 * max(1.0, abs(primal)), (trial, primal, dual)
         assert primal == pytest.approx(enet_objective(X, y, w, b, **kw), rel=1e-13)
+    # every dual value is a lower bound of the optimal value, also near the optimum
+    kw = dict(alpha=_alpha_max(X, y) / 5, l1_ratio=0.8, penalty_factor=np.r_[0.0, np.ones(11)],
+              sample_weight=rng.uniform(0.5, 2, 30))
+    w_opt, b_opt = enet_lbfgsb(X, y, kw["alpha"], kw["l1_ratio"],
+                               penalty_factor=kw["penalty_factor"], sample_weight=kw["sample_weight"])
+    p_opt = enet_objective(X, y, w_opt, b_opt, **kw)
+    for scale in (1e-1, 1e-2, 1e-3):
+        _, dual, _ = enet_duality_gap(X, y, w_opt + scale * rng.standard_normal(12), b_opt, **kw)
+        assert dual <= p_opt + 1e-13 * p_opt
+        assert scale > 1e-3 or dual > 0.9 * p_opt
     # the gap decreases to 0 along a path to the optimum
     alpha = _alpha_max(X, y) / 5
     w_opt, b_opt = lasso_lbfgsb(X, y, alpha)
@@ -268,13 +277,47 @@ def test_positive_matches_sklearn(container):
         assert b == pytest.approx(sk.intercept_, abs=1e-6)
 
 
-def _kkt_violation(X, y, w, b, alpha, rho, lower, upper):
+def test_polish_reaches_optimum_from_a_rough_start():
+    """One L-BFGS-B iteration, then the active-set polish alone: exact optimum."""
+    X, y = _regression(seed=19, n=30, p=40)
+    alpha = _alpha_max(X, y) / 30
+    for rho, positive in [(1.0, False), (0.6, True)]:
+        w, b = enet_lbfgsb(X, y, alpha, rho, positive=positive, max_iter=1)
+        _assert_gap_small(*enet_duality_gap(X, y, w, b, alpha=alpha, l1_ratio=rho,
+                                            positive=positive), rtol=1e-12)
+        sk = ElasticNet(alpha=alpha, l1_ratio=rho, positive=positive, tol=1e-15,
+                        max_iter=1_000_000).fit(X, y)
+        np.testing.assert_allclose(w, sk.coef_, atol=1e-8)
+
+
+def test_unpenalized_positive_features_gap():
+    """penalty_factor 0 with positive=True: the gap solves them out by bounded least squares."""
+    X, y = _regression(seed=20, n=40, p=10)
+    y = y - 4 * X[:, 0] + 4 * X[:, 1]                    # feature 0 wants a negative weight
+    pf = np.ones(10)
+    pf[[0, 1]] = 0.0
+    alpha = _alpha_max(X, y) / 10
+    w, b = lasso_lbfgsb(X, y, alpha, penalty_factor=pf, positive=True)
+    assert w[0] == 0.0 and w[1] > 0
+    _assert_gap_small(*lasso_duality_gap(X, y, w, b, alpha=alpha, penalty_factor=pf,
+                                         positive=True))
+    viol, _ = _kkt_violation(X, y, w, b, alpha, 1.0, np.zeros(10), np.full(10, np.inf),
+                             l1=alpha * pf)
+    assert viol < 1e-9
+    w_bad = w.copy()
+    w_bad[1] *= 1.01
+    assert lasso_duality_gap(X, y, w_bad, b, alpha=alpha, penalty_factor=pf,
+                             positive=True)[2] > 1e-8
+
+
+def _kkt_violation(X, y, w, b, alpha, rho, lower, upper, l1=None):
     """Largest violation of the box-constrained ElasticNet optimality conditions."""
     n = X.shape[0]
     g = -X.T @ (y - X @ w - b) / n + alpha * (1 - rho) * w     # smooth part
-    l1 = alpha * rho
+    l1_all = np.full(w.size, alpha * rho) if l1 is None else l1
     viol = np.zeros_like(w)
     for j in range(w.size):
+        l1 = l1_all[j]
         # subdifferential of l1|w| + indicator at w_j must contain -g_j
         lo_s = -l1 if w[j] <= 0 else l1
         hi_s = l1 if w[j] >= 0 else -l1
@@ -392,6 +435,16 @@ def test_logistic_without_intercept_and_gap_nonnegative():
         primal, dual, gap = logistic_duality_gap(X, y, v, icpt, C=10 ** rng.uniform(-2, 1),
                                                  penalty=pen, l1_ratio=rho, sample_weight=sw)
         assert np.isfinite(gap) and gap >= -1e-12 * max(1.0, primal)
+    # every dual value is a lower bound of the optimal value, also near the optimum
+    for pen, rho in [("l1", None), ("elasticnet", 0.5)]:
+        w_opt, b_opt = logistic_lbfgsb(X, y, C, pen, rho)
+        p_opt = logistic_objective(X, y, w_opt, b_opt, C=C, penalty=pen, l1_ratio=rho)
+        for scale in (1e-1, 1e-2, 1e-3):
+            v = w_opt + scale * rng.standard_normal(w_opt.size)
+            _, dual, _ = logistic_duality_gap(X, y, v, b_opt + scale, C=C, penalty=pen,
+                                              l1_ratio=rho)
+            assert dual <= p_opt + 1e-13 * p_opt
+            assert scale > 1e-3 or dual > 0.9 * p_opt  # and a meaningful one
 
 
 def test_logistic_sample_weight_equals_repeated_rows():

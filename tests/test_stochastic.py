@@ -127,18 +127,41 @@ def test_epochs_match_reference(case, sparse, batch_size, dtype):
     assert solver.t == ref.t
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_steps_match_reference_one_by_one(optimizer, sparse):
+    """Step by step: each call runs one batch (order = that batch's rows)."""
+    X, y = regression_data(n=30)
+    kw = dict(loss="huber", epsilon=0.5, optimizer=optimizer, batch_size=4, eta0=0.05,
+              l2=0.1, l1=0.03, weight_decay=0.05, learning_rate="cosine", warmup=3,
+              horizon=20)
+    solver = StochasticSolver(1, X.shape[1], np.float64, **kw)
+    ref = StochasticReference(1, X.shape[1], **kw)
+    Xk = sp.csr_matrix(X) if sparse else X
+    order = np.random.default_rng(5).permutation(30)
+    for start in range(0, 30, 4):
+        rows = order[start:start + 4]
+        solver.epoch(Xk, y, np.ones(30), rows)
+        ref.epoch(X, y, np.ones(30), rows)
+        np.testing.assert_allclose(solver.W[0, :-1], ref.W[0], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(solver.W[0, -1], ref.b[0], rtol=1e-10, atol=1e-13)
+    assert solver.t == ref.t == 8
+
+
 @pytest.mark.parametrize("mode,loss", [("single", "log_loss"), ("single", "hinge"),
                                        ("single", "modified_huber"), ("ovr", "hinge"),
                                        ("ovr", "squared_hinge"), ("softmax", "log_loss")])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-def test_classification_epochs_match_reference(mode, loss, sparse):
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_classification_epochs_match_reference(mode, loss, sparse, batch_size):
     X, _ = regression_data(n=50, p=6, seed=3)
     rng = np.random.default_rng(2)
     K = 1 if mode == "single" else 3
     y = rng.choice([-1.0, 1.0], 50) if mode == "single" else rng.integers(0, 3, 50).astype(float)
     sw = rng.uniform(0.5, 2.0, 50)
     for opt in ("sgd", "adam"):
-        kw = dict(loss=loss, mode=mode, optimizer=opt, batch_size=3, eta0=0.1, l2=0.01, l1=0.01)
+        kw = dict(loss=loss, mode=mode, optimizer=opt, batch_size=batch_size, eta0=0.1,
+                  l2=0.01, l1=0.01)
         solver = StochasticSolver(K, 6, np.float64, **kw)
         ref = StochasticReference(K, 6, **kw)
         for _ in range(2):
@@ -148,6 +171,26 @@ def test_classification_epochs_match_reference(mode, loss, sparse):
         coef, intercept = solver.parameters()
         np.testing.assert_allclose(coef, ref.W, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(intercept, ref.b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("l1_mode", ["prox", "cumulative"])
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_csr_explicit_zeros(l1_mode, batch_size):
+    """Explicitly stored zeros in CSR rows change nothing (they touch no coordinate)."""
+    X, y = regression_data(n=40, p=6, density=0.5)
+    Xs = sp.csr_matrix(X)
+    rows, cols = np.nonzero(X == 0)
+    rows, cols = rows[::2], cols[::2]
+    coo = Xs.tocoo()
+    Xz = sp.csr_matrix((np.concatenate([coo.data, np.zeros(rows.size)]),
+                        (np.concatenate([coo.row, rows]), np.concatenate([coo.col, cols]))),
+                       shape=X.shape)
+    assert Xz.nnz > Xs.nnz
+    kw = dict(penalty="elasticnet", alpha=0.1, l1_mode=l1_mode, batch_size=batch_size,
+              eta0=0.05, learning_rate="constant", max_iter=3, tol=None, random_state=0)
+    a = SGDRegressor(**kw).fit(X, y)
+    b = SGDRegressor(**kw).fit(Xz, y)
+    np.testing.assert_allclose(b.coef_, a.coef_, rtol=1e-10, atol=1e-12)
 
 
 def test_optimal_schedule_matches_reference():
@@ -209,14 +252,27 @@ def test_binary_classifier_equals_sklearn_sgd(loss):
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
 
 
+@pytest.mark.parametrize("loss", ["hinge", "modified_huber"])
+def test_one_vs_rest_equals_sklearn_sgd(loss):
+    """Without shuffling scikit-learn's OvR binary problems see the rows in our order."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 5))
+    y = np.digitize(X @ rng.standard_normal(5), [-0.5, 0.5])
+    kw = dict(loss=loss, alpha=0.01, shuffle=False, tol=None, max_iter=3)
+    ours = SGDClassifier(**kw).fit(X, y)
+    theirs = skl.SGDClassifier(**kw).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-8, atol=1e-9)
+
+
 # ---------------------------------------------------------------------------------
 # the estimator's steps are fastreg.optim steps on minibatch gradients
 # ---------------------------------------------------------------------------------
 def _optim_loop(make_opt, X, y, batch_size, epochs, intercept_opt=None):
     """Loop of fastreg.optim steps on the mean squared-error minibatch gradients."""
     n, p = X.shape
-    w = np.zeros(p)
-    b = np.zeros(1)
+    w = np.zeros(p, dtype=X.dtype)
+    b = np.zeros(1, dtype=X.dtype)
     opt = make_opt(w)
     opt_b = intercept_opt(b) if intercept_opt else None
     t = 0
@@ -227,28 +283,30 @@ def _optim_loop(make_opt, X, y, batch_size, epochs, intercept_opt=None):
             t += 1
             opt.step(X[rows].T @ r / r.shape[0])
             if opt_b is not None:
-                opt_b.step(np.array([r.mean()]))
+                opt_b.step(np.array([r.mean()], dtype=X.dtype))
     return w, b
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-def test_adam_estimator_equals_optim_adam_loop(sparse):
-    X, y = regression_data(n=48)
+def test_adam_estimator_equals_optim_adam_loop(sparse, dtype):
+    X, y = regression_data(n=48, dtype=dtype)
+    tol = tol_for(dtype)
     kw = dict(optimizer="adam", eta0=0.02, learning_rate="constant", batch_size=8,
               shuffle=False, tol=None, max_iter=4)
     # coupled L2 (alpha) + L1 prox, no intercept
     est = SGDRegressor(penalty="elasticnet", alpha=0.2, l1_ratio=0.25, fit_intercept=False,
                        **kw).fit(sp.csr_matrix(X) if sparse else X, y)
-    w, _ = _optim_loop(lambda w: optim.Adam(w, lr=0.02, weight_decay=0.15, l1=0.05),
+    w, _ = _optim_loop(lambda w: optim.Adam(w, lr=0.02, weight_decay=0.15, l1=0.05,
+                                                   l1_scaling="effective"),
                        X, y, 8, 4)
-    np.testing.assert_allclose(est.coef_, w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.coef_, w, **tol)
     # AdamW: decoupled decay on the coefficients, an unpenalized Adam on the intercept
     est = SGDRegressor(optimizer="adamw", penalty=None, weight_decay=0.3,
                        **{k: v for k, v in kw.items() if k != "optimizer"}).fit(X, y)
     w, b = _optim_loop(lambda w: optim.AdamW(w, lr=0.02, weight_decay=0.3), X, y, 8, 4,
                        intercept_opt=lambda b: optim.Adam(b, lr=0.02))
-    np.testing.assert_allclose(est.coef_, w, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(est.intercept_, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.coef_, w, **tol)
+    np.testing.assert_allclose(est.intercept_, b, **tol)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
@@ -260,7 +318,7 @@ def test_momentum_estimator_equals_optim_sgd_loop(nesterov):
                        max_iter=3, fit_intercept=False).fit(X, y)
     w, _ = _optim_loop(lambda w: optim.SGD(w, lr=0.01, momentum=0.7, nesterov=nesterov,
                                            weight_decay=0.1, decoupled_weight_decay=True,
-                                           l1=0.03), X, y, 5, 3)
+                                           l1=0.03, l1_scaling="effective"), X, y, 5, 3)
     np.testing.assert_allclose(est.coef_, w, rtol=1e-10, atol=1e-12)
 
 
@@ -439,6 +497,19 @@ def test_dense_equals_sparse(optimizer, penalty):
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a.coef_, c.coef_, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-10, atol=1e-12)
+
+
+def test_warm_start_and_coef_init():
+    X, y = regression_data()
+    kw = dict(optimizer="adam", eta0=0.01, random_state=0, max_iter=3, tol=None)
+    first = SGDRegressor(warm_start=True, **kw).fit(X, y)
+    coef, intercept = first.coef_.copy(), first.intercept_.copy()
+    first.fit(X, y)                       # continues from coef_ (fresh optimizer state)
+    other = SGDRegressor(**kw).fit(X, y, coef_init=coef, intercept_init=intercept)
+    np.testing.assert_array_equal(first.coef_, other.coef_)
+    assert not np.array_equal(first.coef_, coef)
+    cold = SGDRegressor(**kw).fit(X, y)
+    np.testing.assert_array_equal(cold.coef_, coef)
 
 
 def test_float32_kept_and_close_to_float64():

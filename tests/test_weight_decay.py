@@ -304,7 +304,7 @@ def test_proximal_optimizers_reach_the_lasso_solution(name, kw, dtype, rng):
     lasso = Lasso(alpha=alpha, tol=1e-14, max_iter=100_000, fit_intercept=False).fit(A, b).coef_
     A, b = A.astype(dtype), b.astype(dtype)
     w = np.zeros(p, dtype=dtype)
-    opt = getattr(optim, name)(w, l1=alpha, **kw)
+    opt = getattr(optim, name)(w, l1=alpha, l1_scaling="effective", **kw)
     for k in range(4000):
         if name == "Adam":
             opt.lr = kw["lr"] / np.sqrt(1 + k / 100)

@@ -94,14 +94,42 @@ class _EnetCVBase(RegressorMixin, LinearModel):
         "selection_rule": [StrOptions({"min", "1se"})],
     }
 
+    def __init__(self, *, eps=1e-3, n_alphas=None, alphas=100, fit_intercept=True,
+                 precompute="auto", max_iter=1000, tol=1e-4, copy_X=True, cv=None,
+                 verbose=False, n_jobs=None, positive=False, random_state=None,
+                 selection="cyclic", penalty_factor=None, lower_bounds=None,
+                 upper_bounds=None, selection_rule="min"):
+        self.eps = eps
+        self.n_alphas = n_alphas
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.copy_X = copy_X
+        self.cv = cv
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+        self.penalty_factor = penalty_factor
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.selection_rule = selection_rule
+
     def _l1_ratios(self):
         return [1.0]
 
+    path = staticmethod(enet_path)
+
+    def _refit_params(self, alpha):
+        return dict(alpha=alpha, fit_intercept=self.fit_intercept, positive=self.positive,
+                    penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
+                    upper_bounds=self.upper_bounds, **self._solver_params())
+
     def _final_estimator(self, alpha, l1_ratio):
-        return ElasticNet(alpha=alpha, l1_ratio=l1_ratio, **self._solver_params(),
-                          fit_intercept=self.fit_intercept, positive=self.positive,
-                          penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
-                          upper_bounds=self.upper_bounds)
+        return ElasticNet(l1_ratio=l1_ratio, **self._refit_params(alpha))
 
     def _solver_params(self):
         return dict(max_iter=self.max_iter, tol=self.tol, selection=self.selection,
@@ -280,36 +308,8 @@ class LassoCV(_EnetCVBase):
     ``upper_bounds``, ``n_alphas`` and ``selection_rule``.
 """ + _COMMON_DOC.format(l1_ratio="", l1_ratio_attr=""))
 
-    path = staticmethod(enet_path)
-
-    def __init__(self, *, eps=1e-3, n_alphas=None, alphas=100, fit_intercept=True,
-                 precompute="auto", max_iter=1000, tol=1e-4, copy_X=True, cv=None,
-                 verbose=False, n_jobs=None, positive=False, random_state=None,
-                 selection="cyclic", penalty_factor=None, lower_bounds=None,
-                 upper_bounds=None, selection_rule="min"):
-        self.eps = eps
-        self.n_alphas = n_alphas
-        self.alphas = alphas
-        self.fit_intercept = fit_intercept
-        self.precompute = precompute
-        self.max_iter = max_iter
-        self.tol = tol
-        self.copy_X = copy_X
-        self.cv = cv
-        self.verbose = verbose
-        self.n_jobs = n_jobs
-        self.positive = positive
-        self.random_state = random_state
-        self.selection = selection
-        self.penalty_factor = penalty_factor
-        self.lower_bounds = lower_bounds
-        self.upper_bounds = upper_bounds
-        self.selection_rule = selection_rule
-
     def _final_estimator(self, alpha, l1_ratio):
-        return Lasso(alpha=alpha, **self._solver_params(), fit_intercept=self.fit_intercept,
-                     positive=self.positive, penalty_factor=self.penalty_factor,
-                     lower_bounds=self.lower_bounds, upper_bounds=self.upper_bounds)
+        return Lasso(**self._refit_params(alpha))
 
     def fit(self, X, y, sample_weight=None):
         super().fit(X, y, sample_weight=sample_weight)
@@ -340,32 +340,18 @@ class ElasticNetCV(_EnetCVBase):
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), "array-like"],
     }
 
-    path = staticmethod(enet_path)
-
     def __init__(self, *, l1_ratio=0.5, eps=1e-3, n_alphas=None, alphas=100,
                  fit_intercept=True, precompute="auto", max_iter=1000, tol=1e-4, cv=None,
                  copy_X=True, verbose=0, n_jobs=None, positive=False, random_state=None,
                  selection="cyclic", penalty_factor=None, lower_bounds=None,
                  upper_bounds=None, selection_rule="min"):
+        super().__init__(eps=eps, n_alphas=n_alphas, alphas=alphas,
+                         fit_intercept=fit_intercept, precompute=precompute, max_iter=max_iter,
+                         tol=tol, copy_X=copy_X, cv=cv, verbose=verbose, n_jobs=n_jobs,
+                         positive=positive, random_state=random_state, selection=selection,
+                         penalty_factor=penalty_factor, lower_bounds=lower_bounds,
+                         upper_bounds=upper_bounds, selection_rule=selection_rule)
         self.l1_ratio = l1_ratio
-        self.eps = eps
-        self.n_alphas = n_alphas
-        self.alphas = alphas
-        self.fit_intercept = fit_intercept
-        self.precompute = precompute
-        self.max_iter = max_iter
-        self.tol = tol
-        self.cv = cv
-        self.copy_X = copy_X
-        self.verbose = verbose
-        self.n_jobs = n_jobs
-        self.positive = positive
-        self.random_state = random_state
-        self.selection = selection
-        self.penalty_factor = penalty_factor
-        self.lower_bounds = lower_bounds
-        self.upper_bounds = upper_bounds
-        self.selection_rule = selection_rule
 
     def _l1_ratios(self):
         return self.l1_ratio

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_X, check_X_y, check_sample_weight, check_scalar
-from ..solvers.cd import column_stats, enet_cd
+from ..solvers.cd import column_stats, enet_cd, n_threads_default
 
 __all__ = ["lasso_path", "enet_path", "alpha_max"]
 
@@ -257,6 +257,7 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
     gaps = np.empty((Y.shape[1], alphas.size))
     intercepts = np.zeros((Y.shape[1], alphas.size), dtype=dtype)
     n_iters = []
+    params.setdefault("n_threads", n_threads_default())
     for k in range(Y.shape[1]):
         yk = np.ascontiguousarray(Y[:, k])
         w = None if coef_init is None else np.asarray(coef_init, dtype=dtype).reshape(-1, p)[
@@ -274,7 +275,8 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
             res = enet_cd(X, yk, l1, l2, lower, upper, sample_weight=h,
                           fit_intercept=fit_intercept, coef_init=w, tol=tol, max_iter=max_iter,
                           selection=selection, random_state=random_state, ws_init=ws_init,
-                          stats=stats, verbose=max(int(verbose) - 1, 0), **params)
+                          stats=stats, verbose=max(int(verbose) - 1, 0), return_corr=True,
+                          **params)
             w = res.coef
             corr, prev_l1 = res.corr, np.where(np.isfinite(l1), l1, np.inf)
             coefs[k, :, i] = w

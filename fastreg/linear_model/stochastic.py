@@ -39,12 +39,12 @@ chunks when ``shuffle=False`` and the chunk sizes are multiples of
 ``batch_size``.
 """
 import math
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.special import expit, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
@@ -286,7 +286,7 @@ class _BaseSGD(BaseEstimator):
         wd = self.weight_decay
         if wd is None:
             wd = 0.01 if self.optimizer == "adamw" else 0.0
-        average = int(self.average) if not isinstance(self.average, bool) else int(self.average)
+        average = int(self.average)   # True: from step 1; k: from step k
         return StochasticSolver(
             n_outputs, n_features, dtype, loss=self._solver_loss(), mode=mode,
             optimizer=self.optimizer, batch_size=self.batch_size,
@@ -320,14 +320,15 @@ class _BaseSGD(BaseEstimator):
             if val.shape[0] < 2:
                 raise ValueError(f"The validation set ({val.shape[0]} samples) is too small: "
                                  "increase validation_fraction or the number of samples")
-            X_val, y_val, sw_val = X[val], y[val], sample_weight[val]
+            validation = X[val], y[val], sample_weight[val]
             X, y, sample_weight = X[train], np.ascontiguousarray(y[train]), \
                 np.ascontiguousarray(sample_weight[train])
-            validation_score = lambda: self._validation_score(solver, X_val, y_val, sw_val)  # noqa: E731
         horizon = self.schedule_steps
         if horizon is None:
             horizon = self.max_iter * math.ceil(X.shape[0] / self.batch_size)
         solver = self._new_solver(n_outputs, p, X.dtype, mode, horizon)
+        if self.early_stopping:
+            validation_score = partial(self._validation_score, solver, *validation)
         if coef_init is not None or intercept_init is not None:
             coef, intercept = solver.parameters(averaged=False)
             if coef_init is not None:
@@ -366,7 +367,7 @@ class _BaseSGD(BaseEstimator):
                                  "call to partial_fit: the optimizer state does not match")
             if self.schedule_steps is None:
                 fresh.hyper["horizon"] = solver.hyper["horizon"]
-            solver.hyper, solver.eta = fresh.hyper, fresh.eta
+            solver.hyper, solver.eta, solver._work = fresh.hyper, fresh.eta, fresh._work
         if X.dtype != solver.dtype:
             X = X.astype(solver.dtype)
             y = y.astype(solver.dtype)

@@ -278,7 +278,8 @@ def enet_duality_gap(X, y, w, intercept=None, *, alpha, l1_ratio=1.0, sample_wei
 
     Derivation (Fenchel duality). Write ``P(w, b) = F(Xw + b 1) + G(w)`` with
     ``F(z) = sum_i s_i (y_i - z_i)^2 / (2S)`` and
-    ``G(w) = sum_j g_j(w_j)``, ``g_j(t) = l1_j |t| + l2_j t^2 / 2 + indicator(lower_j <= t <= upper_j)``,
+    ``G(w) = sum_j g_j(w_j)``,
+    ``g_j(t) = l1_j |t| + l2_j t^2 / 2 + indicator(lower_j <= t <= upper_j)``,
     ``l1_j = alpha rho p_j``, ``l2_j = alpha (1 - rho) p_j``. For every
     ``u`` in R^n (with ``sum_i u_i = 0`` when there is an intercept, because the
     intercept is free),

@@ -59,7 +59,7 @@ class SGD(_Reference):
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False,
                  weight_decay=0.0, decoupled_weight_decay=False, l1=0.0,
-                 l1_scaling="effective", decay_scaling="lr", schedule_multiplier=1.0):
+                 l1_scaling="lr", decay_scaling="lr", schedule_multiplier=1.0):
         super().__init__(params, lr, weight_decay, decoupled_weight_decay, l1,
                          decay_scaling, schedule_multiplier)
         self.l1_scaling = l1_scaling
@@ -101,7 +101,7 @@ class Adam(_Reference):
     """Reference Adam / AMSGrad with L2 / decoupled decay / L1 prox."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False, amsgrad=False, l1=0.0, l1_scaling="effective",
+                 decoupled_weight_decay=False, amsgrad=False, l1=0.0, l1_scaling="lr",
                  decay_scaling="lr", schedule_multiplier=1.0):
         super().__init__(params, lr, weight_decay, decoupled_weight_decay, l1,
                          decay_scaling, schedule_multiplier)
@@ -144,7 +144,7 @@ class AdamW(Adam):
     """Reference AdamW: :class:`Adam` with decoupled weight decay (default 1e-2)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, l1=0.0, l1_scaling="effective", decay_scaling="lr",
+                 amsgrad=False, l1=0.0, l1_scaling="lr", decay_scaling="lr",
                  schedule_multiplier=1.0):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          decoupled_weight_decay=True, amsgrad=amsgrad, l1=l1,

@@ -14,8 +14,9 @@ Per batch ``B`` (step ``t = 1, 2, ...``, counted over all epochs)::
     W     = (1 - lr * weight_decay) * W       decoupled weight decay
     W     = W - lr * direction(g)             sgd: g; momentum: buffer; nesterov: g + mu buffer;
                                               adam / amsgrad: m_hat / (sqrt(v_hat) + eps)
-    W     = S(W, tau)                         L1 prox: tau = lr l1 (sgd), lr l1 / (1 - mu)
-                                              (momentum, nesterov), lr l1 / (sqrt(v_hat) + eps) (adam)
+    W     = S(W, tau)                         L1 prox: tau = lr l1 (sgd),
+                                              lr l1 / (1 - mu) (momentum, nesterov),
+                                              lr l1 / (sqrt(v_hat) + eps) (adam)
     b     = b - lr * direction(g_b)           same optimizer, own state, no penalty
     cumulative L1 instead of the prox: u += lr l1, then Tsuruoka et al.'s clipping
     on the coordinates with a non-zero x_ij in the batch

@@ -40,7 +40,11 @@ Algorithm (outer loop in Python, everything per-epoch in Cython):
    ``0.3`` times the outer gap (as celer), all in :mod:`fastreg._cd`.
 
 Stopping: ``gap <= tol * P0`` with ``P0 = P(0, b0)`` the objective of the null
-model (optimal intercept). scikit-learn's coordinate descent stops when its gap
+model (optimal intercept), floored at the rounding level
+``32 * eps(float64) * 1/2 sum_i h_i y_i^2`` (the gap is always computed in
+float64; a smaller one is within rounding). In float32 the iterates cannot
+reach gaps much below ``eps(float32) * P0``: use ``tol >= 1e-6`` there.
+scikit-learn's coordinate descent stops when its gap
 (in units of ``n * P``) is below ``tol_sk * ||y_c||^2``, i.e.
 ``gap <= 2 * tol_sk * P0``: ``tol = 2 * tol_sk`` gives scikit-learn's criterion.
 
@@ -65,10 +69,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import _cd
 
-__all__ = ["enet_cd", "column_stats", "CDResult", "weighted_quadratic_cd"]
+__all__ = ["enet_cd", "column_stats", "CDResult", "weighted_quadratic_cd", "n_threads_default"]
 
 
-def _n_threads():
+def n_threads_default():
+    """OpenMP's effective number of threads (respects threadpoolctl limits)."""
     try:
         from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
         return max(1, int(_openmp_effective_n_threads()))
@@ -96,9 +101,10 @@ class CDResult:
         Total CD epochs (each over one working set).
     converged : bool
         ``gap <= tol * p0``.
-    corr : ndarray (n_features,), float64
-        ``c_j = sum_i h_i (x_ij - mu_j) rho_i`` at the last full gap computation
-        (NaN for features screened out or excluded): used by strong rules.
+    corr : ndarray (n_features,), float64, or None
+        With ``return_corr``: ``c_j = sum_i h_i (x_ij - mu_j) rho_i`` at the last
+        full gap computation (NaN for features screened out or excluded): used
+        by strong rules along paths.
     """
     coef: np.ndarray
     intercept: float
@@ -152,6 +158,15 @@ class _Design:
             _cd.xtv_dense(self.X, v, ws, out, self.n_threads)
         return out
 
+    def axpy_columns(self, coef, cols, R):
+        """``R += sum_k coef[k] * x_{cols[k]}`` in place (no copy of X)."""
+        cols = np.ascontiguousarray(cols, dtype=np.int32)
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
+        if self.sparse:
+            _cd.axpy_columns_sparse(self.data, self.indices, self.indptr, coef, cols, R)
+        else:
+            _cd.axpy_columns_dense(self.X, coef, cols, R)
+
     def column(self, j):
         if self.sparse:
             col = np.zeros(self.X.shape[0], dtype=self.X.dtype)
@@ -198,7 +213,7 @@ def _hard_projection(design, rho, h, mu, w, lower, upper, hard):
 def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_intercept=True,
             coef_init=None, tol=1e-4, max_iter=1000, max_epochs=50_000, p0=10, anderson_k=5,
             check_every=10, screening=True, selection="cyclic", random_state=None,
-            ws_init=None, stats=None, verbose=0, n_threads=None, warn=True):
+            ws_init=None, stats=None, verbose=0, n_threads=None, warn=True, return_corr=False):
     """Solve the weighted elastic net with box constraints by working-set CD.
 
     Parameters
@@ -246,12 +261,14 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
         OpenMP threads for the full ``X^T r`` passes (None: OpenMP default).
     warn : bool
         Issue a :class:`~sklearn.exceptions.ConvergenceWarning` if not converged.
+    return_corr : bool
+        Fill ``CDResult.corr`` (else None).
 
     Returns
     -------
     CDResult
     """
-    design = _Design(X, _n_threads() if n_threads is None else max(1, int(n_threads)))
+    design = _Design(X, n_threads_default() if n_threads is None else max(1, int(n_threads)))
     dtype = X.dtype
     n, p = X.shape
     y = np.ascontiguousarray(y, dtype=dtype)
@@ -279,88 +296,90 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
     w = np.zeros(p, dtype=dtype) if coef_init is None else \
         np.clip(np.asarray(coef_init, dtype=dtype), lower, upper).astype(dtype, copy=True)
     w[excluded] = 0
-    R = y - X @ w if np.any(w) else y.copy()
-    R = np.ascontiguousarray(R, dtype=dtype)
+    R = y.copy()
+    support = np.flatnonzero(w)
+    if support.size:
+        design.axpy_columns(-w[support], support, R)
     hy = (h * y).astype(np.float64)
     ybar = float(hy.sum()) / H if fit_intercept else 0.0
     P0 = 0.5 * float(np.dot(h64, (y.astype(np.float64) - ybar) ** 2))
-    tol_abs = tol * P0
+    # gaps below the rounding level of the objective cannot be certified
+    tol_abs = max(tol * P0, 32 * float(np.finfo(np.float64).eps) * 0.5 * float(np.dot(hy, y)))
 
     active = np.flatnonzero(~excluded).astype(np.int32)
     hard_mask = (l1 == 0) & (l2 == 0) & (np.isinf(lower) | np.isinf(upper)) & ~excluded
-    rng = np.random.RandomState(random_state) if not isinstance(random_state, np.random.RandomState) \
-        else random_state
     shuffle = selection == "random"
+    if shuffle:
+        rng = random_state if isinstance(random_state, np.random.RandomState) \
+            else np.random.RandomState(random_state)
     K = int(anderson_k)
     intercept = np.zeros(1)
     R_tmp = np.empty(n, dtype=dtype)
     eps_margin = (1e-3 if dtype == np.float32 else 1e-9) * np.sqrt(2 * P0)
-    l1_64, l2_64 = l1.astype(np.float64), l2.astype(np.float64)
 
     D_best = -np.inf
     gap = np.inf
     P = np.inf
     n_epochs = 0
     converged = False
-    corr_full = np.full(p, np.nan)
+    corr_full = np.full(p, np.nan) if return_corr else None
     it = 0
     ws = np.empty(0, dtype=np.int32)
+    has_hard = bool(hard_mask.any())
+    score = np.empty(active.size)
+    screened = np.empty(active.size, dtype=np.uint8)
+
     def full_gap():
-        """Primal value, dual value and correlations at the current iterate."""
+        """Primal value, dual value, correlations and dual scaling at the current iterate."""
         b = float(np.dot(h64, R)) / H if fit_intercept else 0.0
-        rho = R.astype(np.float64) - b
-        hard = active[hard_mask[active]]
-        rho_d = _hard_projection(design, rho, h, mu, w, lower, upper, hard) if hard.size else rho
-        v_d = (h * rho_d).astype(dtype)
-        c = design.xtv(v_d, active)
+        rho = R - b if dtype == np.float64 else R.astype(np.float64) - b
+        rho_d = rho
+        if has_hard:
+            hard = active[hard_mask[active]]
+            if hard.size:
+                rho_d = _hard_projection(design, rho, h, mu, w, lower, upper, hard)
+        v_d = h64 * rho_d
+        c = design.xtv(v_d if dtype == np.float64 else v_d.astype(dtype), active)
         if fit_intercept:
-            c -= mu[active] * float(v_d.sum(dtype=np.float64))
+            c -= mu[active] * float(v_d.sum())
         s, G = _cd.enet_dual_terms(c, l1, l2, lower, upper, active)
-        wa = w[active].astype(np.float64)
-        pen = float(np.dot(l1_64[active], np.abs(wa)) + 0.5 * np.dot(l2_64[active], wa * wa))
-        P = 0.5 * float(np.dot(h64, rho * rho)) + pen
-        D = s * float(np.dot(hy, rho_d)) - 0.5 * s * s * float(np.dot(h64, rho_d * rho_d)) - G
+        P = 0.5 * float(np.dot(h64, rho * rho)) + _cd.penalty_value(w, l1, l2, active)
+        yr = float(np.dot(hy, rho_d))
+        qq = float(np.dot(v_d, rho_d))
+        D = s * yr - 0.5 * s * s * qq - G
         return P, D, c, s, b
 
     for it in range(1, max_iter + 1):
         P, D, c, s, b = full_gap()
         D_best = max(D_best, D)
         gap = P - D_best
-        corr_full[:] = np.nan
-        corr_full[active] = c
+        if return_corr:
+            corr_full[:] = np.nan
+            corr_full[active] = c
         if verbose:
             print(f"[fastreg.enet_cd] iter {it:3d}  primal {P:.10e}  gap {gap:.3e}  "
                   f"(tol {tol_abs:.3e})  active {active.size}  ws {ws.size}  epochs {n_epochs}")
         if gap <= tol_abs:
             converged = True
             break
-        u = s * c
-        wa = w[active]
-        la = l1_64[active]
-        la_, ua_ = lower[active], upper[active]
-        norm = np.sqrt(lips[active])
-        if screening and gap < np.inf:
-            radius = np.sqrt(2.0 * max(gap, 0.0)) + eps_margin
-            spread = radius * norm
-            scr = (la > 0) & ((ua_ <= 0) | (u + spread < la)) & ((la_ >= 0) | (u - spread > -la))
-            if scr.any():
-                gone = active[scr]
-                nz = gone[w[gone] != 0]
-                for j in nz:
-                    R += w[j] * design.column(j)
-                w[gone] = 0
-                keep = ~scr
-                active, u, la, la_, ua_, norm = (active[keep], u[keep], la[keep], la_[keep],
-                                                 ua_[keep], norm[keep])
-                wa = w[active]
-        viol = np.maximum(np.where(ua_ > 0, u, -np.inf), np.where(la_ < 0, -u, -np.inf))
-        score = (la - viol) / norm
-        forced = (wa != 0) | (la == 0)
-        score[forced] = -np.inf
+        radius = np.sqrt(2.0 * max(gap, 0.0)) + eps_margin if screening else np.inf
+        n_forced, n_screened = _cd.screen_and_score(
+            c, w, l1, lower, upper, lips, active, score[:active.size],
+            screened[:active.size], s, radius)
+        sc = score[:active.size]
+        if n_screened:
+            keep = screened[:active.size] == 0
+            gone = active[~keep]
+            nz = gone[w[gone] != 0]
+            if nz.size:
+                design.axpy_columns(w[nz], nz, R)
+            w[gone] = 0
+            active = active[keep]
+            sc = sc[keep]
         n_act = active.size
-        ws_size = min(n_act, max(int(p0), 2 * int(forced.sum())))
+        ws_size = min(n_act, max(int(p0), 2 * n_forced))
         if ws_size < n_act:
-            sel = np.argpartition(score, ws_size - 1)[:ws_size]
+            sel = np.argpartition(sc, ws_size - 1)[:ws_size]
             ws = active[np.sort(sel)]
         else:
             ws = active
@@ -368,7 +387,7 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
             ws = np.union1d(ws, np.intersect1d(np.asarray(ws_init, dtype=np.int32), active))
         ws = np.ascontiguousarray(ws, dtype=np.int32)
         if ws.size == 0:
-            continue
+            break  # nothing left to optimize: the final gap decides
         work = np.empty((K + 3) * ws.size)
         order = np.empty(ws.size, dtype=np.int32)
         seed = int(rng.randint(0, 2**31 - 1)) if shuffle else 0

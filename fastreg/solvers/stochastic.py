@@ -187,7 +187,7 @@ class StochasticSolver:
             sum_loss, sum_weight, status = _sgd.epoch_csr(
                 X.data, X.indices, X.indptr, y, sample_weight, order, self.W, self.state,
                 self._grad, self._work, mark, np.empty(p, dtype=np.intp),
-                np.empty((2, p)), self.counters, self.hyper, lazy)
+                np.empty(p), self.counters, self.hyper, lazy)
         else:
             sum_loss, sum_weight, status = _sgd.epoch_dense(
                 X, y, sample_weight, order, self.W, self.state, self._grad, self._work, mark,

@@ -28,13 +28,16 @@ a coordinate whose gradient is 0 in a step only undergoes
 ``tau_t = lr_t * l1``. For ``c_t > 0`` these maps compose in closed form:
 over steps ``a+1..t``, ``w <- S(C w, T)`` with ``C = P_t / P_a`` and
 ``T = P_t (A_t - A_a)`` where ``P_t = prod_{s<=t} c_s`` and ``A_t =
-sum_{s<=t} tau_s / P_s``. Each coordinate records ``(P, A)`` when it was last
-brought up to date and is caught up just in time, when a row of a batch
-touches it, and at the end of the epoch: the result equals the dense update
-to rounding (Bottou's weight scaling, generalized to the L1 prox). ``P`` is
-renormalized (all coordinates caught up) when it falls below 1e-100, and a
-step with ``c_t <= 0`` is applied densely. Momentum and Adam are not lazy:
-with a zero gradient, the momentum buffer still carries the coupled L2 term
+sum_{s<=t} tau_s / P_s``. So the kernel stores ``V = w / P`` (Bottou's
+weight scale) and, with the L1 prox, per coordinate the value ``snap_a[j] =
+A_a`` of its last update: ``w_j = P_t * S(V_j, A_t - snap_a[j])``. A row
+first catches its coordinates up (``V_j <- S(V_j, A_t - snap_a[j])``, O(1)
+each), scores ``P_t x^T V + b``, then updates only its coordinates
+(``V_j <- S(V_j - lr_t g_j / P_t, A_t - A_{t-1})``): a batch costs O(nnz of
+its rows), and the result equals the dense update to rounding (tested).
+``P`` is renormalized (``W <- P V``, O(n_features)) when it falls below 1e-9
+and at the end of the call, and a step with ``c_t <= 0`` is applied densely.
+Momentum and Adam are not lazy: with a zero gradient, the momentum buffer still carries the coupled L2 term
 and Adam's parameter keeps moving by ``step_size * m / denom`` with
 decaying ``m`` and ``v``, a sum without a cheap closed form under bias
 correction and schedules; their steps update every coordinate (O(n_outputs *
@@ -82,7 +85,7 @@ cdef enum:
     MODE_OVR = 1
     MODE_SOFTMAX = 2
 
-cdef double P_FLOOR = 1e-100
+cdef double P_FLOOR = 1e-9
 # |dL/dp| is clipped to this (scikit-learn's MAX_DLOSS): a badly scaled problem then
 # grows the iterates linearly, not geometrically, and only a truly unstable step
 # (e.g. lr * alpha > 2) ends in a non-finite value, reported as divergence.
@@ -436,79 +439,137 @@ def epoch_dense(const floating[:, ::1] X, const floating[::1] y,
     return sum_loss, sum_weight, status
 
 
-cdef inline void _catch_up(floating[:, ::1] W, double[:, ::1] snap, Py_ssize_t j,
-                           double P, double A) noexcept nogil:
-    """Bring coordinate ``j`` of every output to the current ``(P, A)``."""
-    cdef double C, T, w
-    cdef Py_ssize_t k
-    if snap[0, j] == P and snap[1, j] == A:
-        return
-    C = P / snap[0, j]
-    T = P * (A - snap[1, j])
-    for k in range(W.shape[0]):
-        w = C * W[k, j]
-        if T > 0.0:
-            w = prox_l1(w, T)
-        W[k, j] = <floating> w
-    snap[0, j] = P
-    snap[1, j] = A
-
-
-cdef void _catch_up_all(floating[:, ::1] W, double[:, ::1] snap, double* P,
-                        double* A) noexcept nogil:
-    """Catch every coordinate up, then renormalize: ``P = 1, A = 0``."""
-    cdef Py_ssize_t j
-    for j in range(snap.shape[1]):
-        _catch_up(W, snap, j, P[0], A[0])
-        snap[0, j] = 1.0
-        snap[1, j] = 0.0
+cdef void _finalize(floating[:, ::1] W, double[::1] snap_a, double* P, double* A,
+                    bint prox) noexcept nogil:
+    """End of a lazy stretch: ``W <- P * S(V, A - snap_a)`` (true values), then
+    ``P = 1, A = 0, snap_a = 0`` (the lazy invariants hold again with ``V = W``)."""
+    cdef Py_ssize_t k, j, p = W.shape[1] - 1
+    cdef double v
+    for j in range(p):
+        for k in range(W.shape[0]):
+            v = W[k, j]
+            if prox:
+                v = prox_l1(v, A[0] - snap_a[j])
+            W[k, j] = <floating> (P[0] * v)
+        snap_a[j] = 0.0
     P[0] = 1.0
     A[0] = 0.0
+
+
+cdef inline int _lazy_row1(const floating[::1] data, const int[::1] indices, Py_ssize_t lo,
+                           Py_ssize_t hi, floating[:, ::1] W, double[::1] snap_a, double yi,
+                           double sw, double P, double A, double A_new, double step_v,
+                           double thr_v, bint prox, Hyper* h, double* sum_loss,
+                           double* sum_weight, floating* grad_intercept, double P_new,
+                           double u, floating* q) noexcept nogil:
+    """Lazy plain-SGD step on one CSR row, one output (the hot loop of sparse SGD).
+
+    Score ``P * x^T V + b`` (catching ``V_j`` up to ``A`` under the L1 prox),
+    then ``V_j <- S(V_j - step_v * c * x_j, thr_v)`` on the row's entries, with
+    ``c = s_i dL`` (or, with the cumulative L1, ``V_j - step_v * c * x_j`` clipped
+    by :func:`cumulative_l1` in true scale, ``q`` its record); the intercept
+    gradient goes to ``*grad_intercept``.
+    Explicit zeros are harmless (a zero step, a threshold that the lazy
+    bookkeeping would apply anyway). Returns 1 on a non-finite score.
+    """
+    cdef Py_ssize_t jj, j, p = W.shape[1] - 1
+    cdef double acc = 0.0, score, lv, c, v, cx, x
+    if prox:
+        for jj in range(lo, hi):
+            j = indices[jj]
+            if snap_a[j] != A:
+                W[0, j] = <floating> prox_l1(W[0, j], A - snap_a[j])
+                snap_a[j] = A
+            acc += data[jj] * W[0, j]
+    else:
+        for jj in range(lo, hi):
+            acc += data[jj] * W[0, indices[jj]]
+    score = P * acc + W[0, p]
+    if not isfinite(score):
+        return 1
+    c = sw * _clip(dloss(h.loss, yi, score, h.epsilon, &lv))
+    sum_loss[0] += sw * lv
+    sum_weight[0] += sw
+    grad_intercept[0] += <floating> c
+    cx = step_v * c
+    if prox:
+        for jj in range(lo, hi):
+            j = indices[jj]
+            v = prox_l1(W[0, j] - cx * data[jj], thr_v)
+            W[0, j] = <floating> v
+            snap_a[j] = A_new
+    elif h.cumulative:
+        for jj in range(lo, hi):
+            x = data[jj]
+            if x == 0:
+                continue
+            j = indices[jj]
+            v = cumulative_l1(P_new * (W[0, j] - cx * x), u, &q[j])
+            W[0, j] = <floating> (v / P_new)
+    elif cx != 0.0:
+        for jj in range(lo, hi):
+            j = indices[jj]
+            W[0, j] = <floating> (W[0, j] - cx * data[jj])
+    return 0
 
 
 def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
               const floating[::1] y, const floating[::1] sample_weight,
               const Py_ssize_t[::1] order, floating[:, ::1] W, floating[:, :, ::1] state,
               floating[:, ::1] grad_buf, double[::1] work, long long[::1] mark,
-              Py_ssize_t[::1] touched, double[:, ::1] snap, double[::1] counters, dict hyper,
+              Py_ssize_t[::1] touched, double[::1] snap_a, double[::1] counters, dict hyper,
               bint lazy):
     """One epoch over the CSR rows ``X[order]`` (``data, indices, indptr``); as :func:`epoch_dense`.
 
     Explicitly stored zeros are skipped (they touch nothing), so that the
-    result equals :func:`epoch_dense` on ``X.toarray()`` to rounding.
+    result equals :func:`epoch_dense` on ``X.toarray()`` to rounding. Rows must
+    have unique column indices (canonical CSR, as ``fastreg._validation`` makes them).
+
+    Lazy updates (``lazy=True``: plain SGD without averaging; see the module
+    docstring for the maths). During the epoch the coefficient columns of ``W``
+    hold ``V`` with ``w = P * S(V_j, A - snap_a[j])`` (Bottou's scale ``P``;
+    the soft threshold accumulated since coordinate ``j`` was last touched, only
+    with the L1 prox); a batch costs O(nnz of its rows). A step with
+    ``c_t = 1 - lr_t (l2 + weight_decay) <= 0`` is applied densely, and
+    ``P < 1e-9`` triggers a renormalization (O(n_features)); ``W`` holds the
+    true coefficients again on return.
 
     Extra parameters
     ----------------
     touched : intp ndarray of length n_features (scratch)
-    snap : float64 ndarray of shape (2, n_features) (scratch for the lazy updates)
+    snap_a : float64 ndarray of length n_features (scratch for the lazy updates)
     lazy : bool
-        Lazy just-in-time updates (plain SGD without averaging only; see the
-        module docstring). Otherwise every coordinate is updated per batch.
     """
     cdef Hyper h = _read_hyper(hyper)
     cdef Step s
     cdef Py_ssize_t n = order.shape[0], K = W.shape[0], p = W.shape[1] - 1
     cdef Py_ssize_t start, end, ii, i, k, j, jj, nb, n_touched
     cdef double t = counters[0], u = counters[1], n_avg = counters[2]
-    cdef double sum_loss = 0.0, sum_weight = 0.0, lv, sw, c, x, P = 1.0, A = 0.0, cdecay, w
+    cdef double sum_loss = 0.0, sum_weight = 0.0, lv, sw, c, x, w, v
+    cdef double P = 1.0, A = 0.0, P_new, A_new, cdecay, step_v, thr_v
     cdef long long stamp
     cdef int status = 0
+    cdef bint lazy_now, direct
+    cdef bint prox = h.l1 > 0.0 and not h.cumulative
+    cdef bint fast = K == 1 and h.mode == MODE_SINGLE     # one output: _lazy_row1
+    cdef floating* q_row = NULL
     cdef double* scores = &work[0]
     cdef double* dl = &work[K]
     if y.shape[0] != sample_weight.shape[0] or indptr.shape[0] != y.shape[0] + 1:
         raise ValueError("indptr, y and sample_weight do not match")
     if grad_buf.shape[0] != K or grad_buf.shape[1] != p + 1 or work.shape[0] < 2 * K:
         raise ValueError("grad_buf or work has a wrong shape")
-    if mark.shape[0] < p or touched.shape[0] < p or snap.shape[1] != p or snap.shape[0] != 2:
-        raise ValueError("mark, touched or snap has a wrong shape")
+    if mark.shape[0] < p or touched.shape[0] < p or snap_a.shape[0] != p:
+        raise ValueError("mark, touched or snap_a has a wrong shape")
     if state.shape[1] != K or state.shape[2] != p + 1:
         raise ValueError("state has a wrong shape")
     if lazy and (h.optimizer != OPT_SGD or h.avg_slot >= 0):
         raise ValueError("lazy updates need optimizer='sgd' without averaging")
+    if h.cumulative:
+        q_row = &state[h.q_slot, 0, 0]
     with nogil:
         for j in range(p):
-            snap[0, j] = 1.0
-            snap[1, j] = 0.0
+            snap_a[j] = 0.0
         start = 0
         while start < n and status == 0:
             end = start + h.batch_size
@@ -518,25 +579,47 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
             t += 1.0
             stamp = <long long> t
             _make_step(&h, t, &s, &u)
+            cdecay = s.shrink - s.lr * h.l2
+            lazy_now = lazy and cdecay > 0.0
+            if lazy and not lazy_now and (P != 1.0 or A != 0.0):
+                _finalize(W, snap_a, &P, &A, prox)      # this step is taken densely
+            P_new = P * cdecay
+            A_new = A + s.thr / P_new if lazy_now else A
+            step_v = s.lr / P_new
+            thr_v = A_new - A
+            direct = lazy_now and nb == 1   # one row: update V from it, no gradient buffer
             n_touched = 0
             for ii in range(start, end):
                 i = order[ii]
+                if fast and direct:
+                    status = _lazy_row1(data, indices, indptr[i], indptr[i + 1], W, snap_a,
+                                        y[i], sample_weight[i], P, A, A_new, step_v, thr_v,
+                                        prox, &h, &sum_loss, &sum_weight, &grad_buf[0, p],
+                                        P_new, u, q_row)
+                    if status:
+                        break
+                    continue
                 for k in range(K):
-                    scores[k] = W[k, p]
+                    scores[k] = 0.0
                 for jj in range(indptr[i], indptr[i + 1]):
                     x = data[jj]
                     if x == 0:
                         continue
                     j = indices[jj]
-                    if mark[j] != stamp:
+                    if not direct and mark[j] != stamp:
                         mark[j] = stamp
                         touched[n_touched] = j
                         n_touched += 1
-                        if lazy:
-                            _catch_up(W, snap, j, P, A)
+                    if lazy_now and prox and snap_a[j] != A:
+                        for k in range(K):
+                            W[k, j] = <floating> prox_l1(W[k, j], A - snap_a[j])
+                        snap_a[j] = A
                     for k in range(K):
                         scores[k] += x * W[k, j]
                 for k in range(K):
+                    if lazy_now:
+                        scores[k] = P * scores[k]
+                    scores[k] += W[k, p]
                     if not isfinite(scores[k]):
                         status = 1
                 if status:
@@ -547,49 +630,59 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
                 sum_weight += sw
                 for k in range(K):
                     c = sw * dl[k] / nb
-                    if c != 0.0:
-                        for jj in range(indptr[i], indptr[i + 1]):
-                            grad_buf[k, indices[jj]] += <floating> (c * data[jj])
-                        grad_buf[k, p] += <floating> c
+                    grad_buf[k, p] += <floating> c
+                    if c == 0.0 and not direct:   # (direct: the L1 terms still apply)
+                        continue
+                    for jj in range(indptr[i], indptr[i + 1]):
+                        x = data[jj]
+                        if x == 0:
+                            continue
+                        j = indices[jj]
+                        if not direct:
+                            grad_buf[k, j] += <floating> (c * x)
+                            continue
+                        v = W[k, j] - step_v * (c * x)
+                        if prox:
+                            v = prox_l1(v, thr_v)
+                            snap_a[j] = A_new
+                        elif h.cumulative:
+                            w = cumulative_l1(P_new * v, u, &state[h.q_slot, k, j])
+                            v = w / P_new
+                        W[k, j] = <floating> v
             if status:
                 for k in range(K):
                     for j in range(p + 1):
                         grad_buf[k, j] = 0
                 break
-            if not lazy:
+            if not lazy_now:
                 _dense_step(W, state, grad_buf, mark, stamp, u, &h, &s)
                 _average(W, state, t, &h, &n_avg)
                 start = end
                 continue
-            # lazy plain SGD: the touched coordinates take the full step; the others
-            # are folded into (P, A)
-            cdecay = s.shrink - s.lr * h.l2
-            if not cdecay > 0.0:
-                _catch_up_all(W, snap, &P, &A)
-                _dense_step(W, state, grad_buf, mark, stamp, u, &h, &s)
-                start = end
-                continue
-            P = P * cdecay
-            A = A + s.thr / P
-            for jj in range(n_touched):
+            for jj in range(n_touched):          # batches of several rows
                 j = touched[jj]
                 for k in range(K):
-                    w = sgd_coord(W[k, j], grad_buf[k, j], s.lr, h.l2, s.shrink, s.thr)
-                    if h.cumulative:
-                        w = cumulative_l1(w, u, &state[h.q_slot, k, j])
-                    W[k, j] = <floating> w
+                    v = W[k, j] - step_v * grad_buf[k, j]
+                    if prox:
+                        v = prox_l1(v, thr_v)
+                    elif h.cumulative:
+                        w = cumulative_l1(P_new * v, u, &state[h.q_slot, k, j])
+                        v = w / P_new
+                    W[k, j] = <floating> v
                     grad_buf[k, j] = 0
-                snap[0, j] = P
-                snap[1, j] = A
+                if prox:
+                    snap_a[j] = A_new
             for k in range(K):
                 if h.fit_intercept:
                     _update(W, state, k, p, grad_buf[k, p], &h, &s, 0.0, 1.0, 0.0)
                 grad_buf[k, p] = 0
+            P = P_new
+            A = A_new
             if P < P_FLOOR:
-                _catch_up_all(W, snap, &P, &A)
+                _finalize(W, snap_a, &P, &A, prox)
             start = end
         if lazy:
-            _catch_up_all(W, snap, &P, &A)
+            _finalize(W, snap_a, &P, &A, prox)
     counters[0] = t
     counters[1] = u
     counters[2] = n_avg
