@@ -49,3 +49,14 @@ def test_demo_all_sections_text():
     assert res.returncode == 0, res.stderr
     for title in ("L2 regularization vs decoupled weight decay", "Lasso / ElasticNet"):
         assert title in res.stdout
+
+
+def test_demo_adam_vs_adamw_json():
+    res = run_cli("demo", "adam_vs_adamw", "--json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)["adam_vs_adamw"]
+    sgd = [r for r in rows if r["optimizer"] == "sgd"]
+    adam = [r for r in rows if r["optimizer"] != "sgd"]
+    assert sgd[0]["max_coef_diff"] < 1e-12  # plain SGD: L2 == decoupled decay
+    assert adam[0]["max_coef_diff"] > 1e-3  # Adam: they differ by design
+    assert all(0.3 < r["r2"] < 0.7 for r in rows)
