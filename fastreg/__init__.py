@@ -12,6 +12,7 @@ from . import prox  # noqa: E402
 from .linear_model import Lasso, ElasticNet, lasso_path, enet_path  # noqa: E402
 from .linear_model import LassoCV, ElasticNetCV  # noqa: E402
 from .linear_model.stochastic import SGDRegressor, SGDClassifier  # noqa: E402
+from .linear_model.logistic import LogisticRegression  # noqa: E402
 
 __all__ = ["__version__", "optim", "prox", "Lasso", "ElasticNet", "lasso_path", "enet_path",
-           "LassoCV", "ElasticNetCV", "SGDRegressor", "SGDClassifier"]
+           "LassoCV", "ElasticNetCV", "SGDRegressor", "SGDClassifier", "LogisticRegression"]

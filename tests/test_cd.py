@@ -125,7 +125,8 @@ def test_cd_solve_kernel_full_working_set(rng, sparse, anderson_k):
     R = y.copy()
     b = np.zeros(1)
     ws = np.arange(p, dtype=np.int32)
-    args = (y, h, w, R, b, mu, lips, l1, l2, lower, upper, ws, np.empty((anderson_k + 3) * p),
+    args = (y, h, w, R, b, mu, lips, l1, l2, lower, upper, ws,
+            np.empty(_cd.work_size(anderson_k, p, n)),
             np.empty(n), np.empty(p, dtype=np.int32), 1e-13, 100000, 10, anderson_k, True, False)
     if sparse:
         ep, gap = _cd.cd_solve_sparse(X.data, X.indices, X.indptr, *args)

@@ -270,8 +270,12 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
             ws_init = None
             if corr is not None:
                 # sequential strong rule: |c_j| >= 2 l1_j(new) - l1_j(old)
-                keep = np.abs(np.nan_to_num(corr, nan=0.0)) >= 2.0 * l1 - prev_l1
-                ws_init = np.flatnonzero(keep & np.isfinite(l1)).astype(np.int32)
+                # excluded features (l1 = inf) never enter: compare finite entries only
+                finite = np.isfinite(l1)
+                keep = np.zeros(p, dtype=bool)
+                keep[finite] = (np.abs(np.nan_to_num(corr[finite], nan=0.0))
+                                >= 2.0 * l1[finite] - prev_l1[finite])
+                ws_init = np.flatnonzero(keep).astype(np.int32)
             res = enet_cd(X, yk, l1, l2, lower, upper, sample_weight=h,
                           fit_intercept=fit_intercept, coef_init=w, tol=tol, max_iter=max_iter,
                           selection=selection, random_state=random_state, ws_init=ws_init,

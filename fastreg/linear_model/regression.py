@@ -103,7 +103,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         "positive": ["boolean"],
         "random_state": ["random_state"],
         "selection": [StrOptions({"cyclic", "random"})],
-        "penalty_factor": ["array-like", None],
+        "penalty_factor": [Interval(Real, 0, None, closed="left"), "array-like", None],
         "lower_bounds": [Real, "array-like", None],
         "upper_bounds": [Real, "array-like", None],
         "verbose": ["verbose"],

@@ -212,7 +212,7 @@ def _hard_projection(design, rho, h, mu, w, lower, upper, hard):
 
 def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_intercept=True,
             coef_init=None, tol=1e-4, max_iter=1000, max_epochs=50_000, p0=10, anderson_k=5,
-            check_every=10, screening=True, selection="cyclic", random_state=None,
+            check_every=10, inner_tol=0.3, screening=True, selection="cyclic", random_state=None,
             ws_init=None, stats=None, verbose=0, n_threads=None, warn=True, return_corr=False):
     """Solve the weighted elastic net with box constraints by working-set CD.
 
@@ -246,6 +246,9 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
         Anderson memory (0: no extrapolation).
     check_every : int
         Epochs between two working-set gap computations.
+    inner_tol : float
+        Each working-set problem is solved to a duality gap ``inner_tol`` times
+        the current outer gap (celer's 0.3).
     screening : bool
         Gap-safe screening.
     selection : {'cyclic', 'random'}
@@ -388,11 +391,11 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
         ws = np.ascontiguousarray(ws, dtype=np.int32)
         if ws.size == 0:
             break  # nothing left to optimize: the final gap decides
-        work = np.empty((K + 3) * ws.size)
+        work = np.empty(_cd.work_size(K, ws.size, n))
         order = np.empty(ws.size, dtype=np.int32)
         seed = int(rng.randint(0, 2**31 - 1)) if shuffle else 0
         ep, _ = design.solve(y, h, w, R, intercept, mu, lips, l1, l2, lower, upper, ws, work,
-                             R_tmp, order, max(0.3 * gap, 0.5 * tol_abs), int(max_epochs),
+                             R_tmp, order, max(inner_tol * gap, 0.5 * tol_abs), int(max_epochs),
                              int(check_every), K, bool(fit_intercept), unit, seed, shuffle)
         n_epochs += ep
     if not converged:

@@ -436,6 +436,70 @@ cdef int _solve_small(double* A, double* z, int K) noexcept nogil:
     return 0
 
 
+cdef double _dual_value(const floating* data, const int* indices, const int* indptr, int n,
+                        const floating* y, const floating* h, const floating* rho,
+                        double* cbuf, const floating* l1, const floating* l2,
+                        const floating* lower, const floating* upper, const int* ws, int m,
+                        bint unit, double hscale, double* quad_out) noexcept nogil:
+    """Dual objective at ``theta = s * rho`` (``rho`` centered), restricted to ``ws``.
+
+    ``D = s <y, rho>_h - s^2/2 ||rho||_h^2 - sum_k g_j*(s c_k)`` with
+    ``c_k = <x_j, rho>_h``; sets ``quad_out = 1/2 ||rho||_h^2``.
+    """
+    cdef int k, i
+    cdef double q = 0.0, yr = 0.0, s, G
+    for k in range(m):
+        cbuf[k] = _col_dot(data, indices, indptr, n, ws[k], rho, h, unit)
+        if unit:
+            cbuf[k] *= hscale
+    for i in range(n):
+        q += h[i] * rho[i] * rho[i]
+        yr += h[i] * y[i] * rho[i]
+    q *= 0.5
+    s = _dual_scale(cbuf, l1, l2, lower, upper, ws, m)
+    G = _conj_sum(cbuf, s, l1, l2, lower, upper, ws, m)
+    quad_out[0] = q
+    return s * yr - s * s * q - G
+
+
+cdef int _extrapolate(double* hist, int n, int K, int oldest, double* A, double* z) noexcept nogil:
+    """Anderson extrapolation of the K + 1 vectors stored (circularly, oldest at
+    row ``oldest``) in ``hist`` ((K + 2) x n); the result goes to row K + 1.
+    Returns 0 on success."""
+    cdef int i, t, k, ri, ri1, rt, rt1
+    cdef double q, zsum
+    for i in range(K):
+        ri = ((oldest + i) % (K + 1)) * n
+        ri1 = ((oldest + i + 1) % (K + 1)) * n
+        for t in range(i, K):
+            rt = ((oldest + t) % (K + 1)) * n
+            rt1 = ((oldest + t + 1) % (K + 1)) * n
+            q = 0.0
+            for k in range(n):
+                q += (hist[ri1 + k] - hist[ri + k]) * (hist[rt1 + k] - hist[rt + k])
+            A[i * K + t] = q
+            A[t * K + i] = q
+    q = 0.0
+    for i in range(K):
+        q += A[i * K + i]
+    for i in range(K):
+        A[i * K + i] += 1e-12 * q + 1e-300
+        z[i] = 1.0
+    if _solve_small(A, z, K) != 0:
+        return -1
+    zsum = 0.0
+    for i in range(K):
+        zsum += z[i]
+    if not (zsum != 0.0 and zsum == zsum):
+        return -1
+    for k in range(n):
+        q = 0.0
+        for i in range(K):
+            q += z[i] * hist[((oldest + i + 1) % (K + 1)) * n + k]
+        hist[(K + 1) * n + k] = q / zsum
+    return 0
+
+
 cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, int n,
                    const floating* y, const floating* h, floating* w, floating* R, double* b,
                    const double* mu, const double* lips, const floating* l1,
@@ -446,12 +510,14 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
     """Inner working-set solver; see :func:`cd_solve_dense`. Returns the number of epochs."""
     cdef int epoch, k, j, t, i, cnt = 0, kk
     cdef double hsum = 0.0, hscale = h[0], dmax, q, yr, s, G, pen, P, D, gap = INFINITY
-    cdef double Pcur, Pe, be, zsum, wj
+    cdef double Pcur, Pe, be, zsum, wj, De, D_best = -INFINITY
+    cdef int rcnt = 0
     cdef double A[_MAXK * _MAXK]
     cdef double z[_MAXK]
     cdef double* hist = work                  # (K + 1) x m iterates
     cdef double* cbuf = work + (K + 1) * m    # m correlations
     cdef double* wext = cbuf + m              # m extrapolated coefficients
+    cdef double* rhist = wext + m             # (K + 2) x n residual history + extrapolation
     cdef unsigned long long state = seed * 2862933555777941757ULL + 3037000493ULL
     if state == 0:
         state = 88172645463325252ULL
@@ -527,24 +593,34 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                             for i in range(n):
                                 R[i] = R_tmp[i]
                             b[0] = be
+        # ---- residual history for the dual extrapolation (last K + 1 epochs)
+        if K > 0 and (epoch % check_every > check_every - K - 2 or epoch % check_every == 0):
+            t = rcnt % (K + 1)
+            for i in range(n):
+                rhist[t * n + i] = R[i] - b[0]
+            rcnt += 1
         # ---- stopping test: duality gap of the problem restricted to ws
         if epoch % check_every == 0 or dmax == 0.0 or epoch == max_epochs:
             if fit_intercept:
                 b[0] = _wmean(h, R, n, hsum)
             for i in range(n):
                 R_tmp[i] = R[i] - <floating> b[0]
-            for k in range(m):
-                j = ws[k]
-                cbuf[k] = _col_dot(data, indices, indptr, n, j, R_tmp, h, unit)
-                if unit:
-                    cbuf[k] *= hscale
-            q = _quad_stats(y, h, R, n, b[0], &yr)
-            s = _dual_scale(cbuf, l1, l2, lower, upper, ws, m)
-            G = _conj_sum(cbuf, s, l1, l2, lower, upper, ws, m)
-            pen = _penalty(w, l1, l2, ws, m)
-            P = q + pen
-            D = s * yr - s * s * q - G
-            gap = P - D
+            D = _dual_value(data, indices, indptr, n, y, h, R_tmp, cbuf, l1, l2, lower, upper,
+                            ws, m, unit, hscale, &q)
+            P = q + _penalty(w, l1, l2, ws, m)
+            # ---- dual extrapolation (Massias et al. 2018/2020): Anderson on the
+            # last K + 1 centered residuals, a second dual candidate
+            if K > 0:
+                if rcnt >= K + 1 and _extrapolate(rhist, n, K, rcnt % (K + 1), A, z) == 0:
+                    for i in range(n):
+                        R_tmp[i] = <floating> rhist[(K + 1) * n + i]
+                    De = _dual_value(data, indices, indptr, n, y, h, R_tmp, cbuf, l1, l2,
+                                     lower, upper, ws, m, unit, hscale, &Pe)
+                    if De > D:
+                        D = De
+            if D > D_best:
+                D_best = D
+            gap = P - D_best
             if gap <= tol:
                 break
     gap_out[0] = gap
@@ -572,12 +648,18 @@ def _check_lengths(Py_ssize_t n, Py_ssize_t p, y, h, w, R, intercept, mu, lipsch
         raise ValueError("intercept must have one entry")
 
 
+def work_size(int anderson_k, int m, int n):
+    """Length of the float64 scratch ``work`` of :func:`cd_solve_dense` / :func:`cd_solve_sparse`:
+    ``(anderson_k + 3) * m + (anderson_k + 2) * n`` (primal and dual Anderson histories)."""
+    return (anderson_k + 3) * m + (anderson_k + 2) * n
+
+
 def _check_K(int anderson_k, int m, work, R_tmp, order, int n):
     if anderson_k < 0 or anderson_k > MAX_ANDERSON:
         raise ValueError(f"anderson_k must be in [0, {MAX_ANDERSON}], got {anderson_k}")
-    if work.shape[0] < (anderson_k + 3) * m:
-        raise ValueError(f"work must have at least (anderson_k + 3) * len(ws) = "
-                         f"{(anderson_k + 3) * m} entries")
+    if work.shape[0] < work_size(anderson_k, m, n):
+        raise ValueError(f"work must have at least work_size(anderson_k, len(ws), n_samples) "
+                         f"= {work_size(anderson_k, m, n)} entries")
     if R_tmp.shape[0] != n or order.shape[0] < m:
         raise ValueError("R_tmp must have n_samples entries and order len(ws)")
 
@@ -610,7 +692,11 @@ def cd_solve_dense(const floating[::1, :] X, const floating[::1] y, const floati
     and accepted only if it decreases the objective. Every ``check_every``
     epochs (and when an epoch changes nothing) the duality gap of the
     restricted problem is computed from the rescaled residual (see
-    :func:`enet_dual_terms`); the solver stops when it is ``<= tol``.
+    :func:`enet_dual_terms`) and, once ``anderson_k + 1`` residuals have been
+    recorded, also from their Anderson extrapolation (dual extrapolation,
+    Massias, Gramfort, Salmon 2018; Massias, Vaiter, Gramfort, Salmon 2020);
+    the best dual value of the call is kept, and the solver stops when the gap
+    is ``<= tol``.
 
     Parameters
     ----------
@@ -627,7 +713,7 @@ def cd_solve_dense(const floating[::1, :] X, const floating[::1] y, const floati
     l1, l2, lower, upper : ndarray (n_features,)
         Penalty and box (``lower <= 0 <= upper``).
     ws : ndarray (m,), int32
-    work : ndarray, float64, at least ``(anderson_k + 3) * m`` entries (scratch)
+    work : ndarray, float64, at least ``work_size(anderson_k, m, n_samples)`` entries (scratch)
     R_tmp : ndarray (n_samples,) (scratch); order : int32 ndarray (>= m,) (scratch)
     tol : float
         Absolute duality-gap tolerance for the restricted problem.

@@ -1,0 +1,219 @@
+"""Penalized logistic regression (scikit-learn's objective and parameters).
+
+Objective (scikit-learn 1.9's ``LogisticRegression``, binary)::
+
+    C * sum_i s_i log(1 + exp(-y_i (x_i^T w + b))) + rho ||w||_1 + (1 - rho) / 2 ||w||^2
+
+with ``y_i = +1`` for ``classes_[1]`` and ``-1`` for ``classes_[0]``, ``s`` the
+sample weights (times the class weights; not normalized) and ``rho`` the L1
+share of the penalty. The intercept is not penalized. Solved by working-set
+proximal Newton (:func:`fastreg.solvers.prox_newton.logistic_prox_newton`),
+certified by a duality gap.
+"""
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
+from sklearn.utils import compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from .._validation import check_sample_weight, check_X_y
+from ..solvers.prox_newton import logistic_prox_newton
+
+__all__ = ["LogisticRegression"]
+
+
+def _l1_share(penalty, C, l1_ratio):
+    """The L1 share ``rho`` of the penalty, or None for no penalty.
+
+    ``penalty='auto'`` follows scikit-learn >= 1.8 (``l1_ratio`` alone decides:
+    None or 0 is L2, 1 is L1, in between elastic net; ``C=inf`` is no
+    penalty); explicit penalties follow scikit-learn < 1.8.
+    """
+    if penalty is None or np.isinf(C):
+        return None
+    if penalty == "auto":
+        return 0.0 if l1_ratio is None else float(l1_ratio)
+    if penalty == "elasticnet":
+        if l1_ratio is None:
+            raise ValueError("l1_ratio must be specified when penalty is 'elasticnet'")
+        return float(l1_ratio)
+    implied = 1.0 if penalty == "l1" else 0.0
+    if l1_ratio is not None and float(l1_ratio) != implied:
+        warnings.warn(f"l1_ratio={l1_ratio} is ignored with penalty={penalty!r} (use "
+                      f"penalty='elasticnet', or penalty='auto' and l1_ratio only)", UserWarning)
+    return implied
+
+
+class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
+    """Binary logistic regression with L1, L2 or elastic-net penalty, by prox-Newton.
+
+    Minimizes ``C * sum_i s_i log(1 + exp(-y_i (x_i^T w + b))) + rho ||w||_1
+    + (1 - rho) / 2 ||w||^2`` (scikit-learn's objective: coefficients agree
+    with scikit-learn's at convergence) by proximal Newton steps on working
+    sets, whose weighted least-squares subproblems are solved by fastreg's
+    coordinate-descent kernels (see :mod:`fastreg.solvers.prox_newton`).
+    Multiclass problems (multinomial) are not supported yet: more than two
+    classes raise ``ValueError``.
+
+    Parameters
+    ----------
+    penalty : {'auto', 'l1', 'l2', 'elasticnet'} or None, default='auto'
+        ``'auto'``: scikit-learn >= 1.8 style, the penalty is given by
+        ``l1_ratio`` (None or 0: L2, 1: L1, in between: elastic net) and
+        ``C=np.inf`` means no penalty. ``'l1'``, ``'l2'``, ``'elasticnet'``,
+        None: scikit-learn < 1.8 style (``l1_ratio`` is used by
+        ``'elasticnet'`` only; None ignores ``C``).
+    C : float, default=1.0
+        Inverse regularization strength (> 0; ``np.inf``: no penalty).
+    l1_ratio : float in [0, 1] or None, default=None
+        L1 share ``rho`` of the penalty.
+    fit_intercept : bool, default=True
+        Unpenalized intercept (X is never centered, copied or densified).
+    tol : float, default=1e-4
+        Stop when the duality gap is ``<= tol * P0``, ``P0`` the objective of
+        the intercept-only model (relative suboptimality certificate). Without
+        penalty: when the gradient's sup-norm is ``<= tol`` times its value at
+        ``w = 0``. (scikit-learn's ``tol`` has a different, solver-dependent
+        meaning.)
+    max_iter : int, default=100
+        Maximum number of outer iterations (working-set updates, each
+        followed by a full duality-gap computation).
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` and ``intercept_``.
+    class_weight : dict, 'balanced' or None, default=None
+        Multiplies the sample weights of each class, as scikit-learn.
+    random_state : int, RandomState or None
+        Accepted for compatibility; the solver is deterministic.
+    verbose : int, default=0
+        Print outer iterations (primal, gap, support size).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+    coef_ : ndarray of shape (1, n_features)
+        X's dtype (float32 stays float32).
+    intercept_ : ndarray of shape (1,)
+    n_iter_ : ndarray of shape (1,)
+        Outer iterations.
+    dual_gap_ : float
+        Duality gap at the end, in objective units (NaN without penalty).
+    optimality_violation_ : float
+        Gradient sup-norm at the end without penalty (NaN with a penalty).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+    """
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"auto", "l1", "l2", "elasticnet"}), None],
+        "C": [Interval(Real, 0, None, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, penalty="auto", *, C=1.0, l1_ratio=None, fit_intercept=True, tol=1e-4,
+                 max_iter=100, warm_start=False, class_weight=None, random_state=None,
+                 verbose=0):
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Fortran-ordered dense and CSC input are used without copy;
+            C-ordered dense input is copied once (to Fortran order), CSR/COO
+            converted once to CSC. Other dtypes than float32 become float64.
+        y : array-like of shape (n_samples,)
+            Two distinct labels (any type).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Multiplies each sample's loss (not normalized, as scikit-learn:
+            integer weights are equivalent to repeating rows).
+
+        Returns
+        -------
+        self
+        """
+        rho = _l1_share(self.penalty, self.C, self.l1_ratio)
+        if y is not None:
+            y = np.asarray(y)
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = column_or_1d(y, warn=True)
+        X, y = check_X_y(X, y, estimator=self, accept_sparse="csc", order="F", y_numeric=False)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise ValueError(f"This solver needs samples of at least 2 classes in the data, but "
+                             f"the data contains only one class: {classes[0]!r}")
+        if classes.size > 2:
+            raise ValueError(f"Only binary classification is supported (multinomial is not "
+                             f"implemented yet in fastreg); got {classes.size} classes")
+        n, p = X.shape
+        dtype = X.dtype
+        if sample_weight is not None and not np.isscalar(sample_weight):
+            sample_weight = np.asarray(sample_weight)
+        if sample_weight is not None and not np.isscalar(sample_weight) and \
+                sample_weight.size == n and not np.any(sample_weight != 0):
+            raise ValueError("Sample weights are all zero: at least one must be positive")
+        sw = check_sample_weight(sample_weight, n, np.float64)
+        if self.class_weight is not None:
+            cw = compute_class_weight(self.class_weight, classes=classes, y=y,
+                                      sample_weight=sample_weight)
+            sw = sw * cw[np.searchsorted(classes, y)]
+        is_pos = y == classes[1]
+        ypm = np.where(is_pos, 1.0, -1.0).astype(dtype)
+        c = (sw if rho is None else self.C * sw).astype(dtype)
+        if not (c[is_pos].sum() > 0 and c[~is_pos].sum() > 0):
+            raise ValueError("both classes need a positive total sample weight")
+        coef_init, intercept_init = None, 0.0
+        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (1, p) \
+                and np.array_equal(getattr(self, "classes_", None), classes):
+            coef_init = self.coef_[0]
+            intercept_init = float(self.intercept_[0])
+        res = logistic_prox_newton(X, ypm, c, rho, fit_intercept=self.fit_intercept,
+                                   coef_init=coef_init, intercept_init=intercept_init,
+                                   tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
+        self.classes_ = classes
+        self.coef_ = res.coef.reshape(1, p)
+        self.intercept_ = np.array([res.intercept], dtype=dtype)
+        self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
+        self.dual_gap_ = res.gap
+        self.optimality_violation_ = res.violation
+        return self
+
+    def predict_proba(self, X):
+        """Probabilities of ``classes_``, shape (n_samples, 2) (no overflow for huge scores)."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict_log_proba(self, X):
+        """Log-probabilities of ``classes_``, computed as ``-log(1 + exp(-+d))`` stably."""
+        check_is_fitted(self)
+        d = np.asarray(self.decision_function(X), dtype=np.float64)
+        return np.column_stack([-np.logaddexp(0.0, d), -np.logaddexp(0.0, -d)])
