@@ -90,7 +90,12 @@ def _extensions():
             define_macros=macros,
         ))
     return cythonize(exts, compiler_directives=DIRECTIVES, include_path=[CYTHON_ROOT],
-                     language_level=3, nthreads=int(os.environ.get("FASTREG_BUILD_JOBS", "0")))
+                     language_level=3, nthreads=_jobs())
 
 
-setup(ext_modules=_extensions())
+def _jobs():
+    """Parallel jobs for cythonize and the C compiler (FASTREG_BUILD_JOBS, default: CPUs)."""
+    return int(os.environ.get("FASTREG_BUILD_JOBS", os.cpu_count() or 1))
+
+
+setup(ext_modules=_extensions(), options={"build_ext": {"parallel": _jobs()}})

@@ -14,7 +14,8 @@ problem (``bench/datasets/stochastic.py``), batch sizes 1, 32, 256.
 Protocol, per (problem, optimizer, batch size, method):
 
 1. *Probe* (also the warm-up): one epoch over random row subsets of growing
-   size (up to ``max(50 batch, 1000)`` rows) estimates the cost of an epoch.
+   size (x4, up to ``max(50 batch, 10000)`` rows, until one takes 5% of the
+   budget) estimates the cost of an epoch.
 2. If ``(repeat + 1) * epochs`` full epochs fit in ``--budget`` seconds, the
    *time per epoch* is the median over ``--repeat`` cold fits of ``--epochs``
    epochs (``fit(max_iter=epochs, tol=None)``; torch: the same epoch loop) of
@@ -200,14 +201,18 @@ class TorchLinear:
 
     def _coo_batches(self, perm):
         """Untimed: the epoch's minibatches as coalesced COO tensors."""
-        Xc, out = self._X, []
-        for start in range(0, len(perm), self.bs):
-            idx = perm[start:start + self.bs]
-            B = Xc[idx]
-            rows = np.repeat(np.arange(B.shape[0]), np.diff(B.indptr))
-            ind = torch.from_numpy(np.vstack([rows, B.indices]).astype(np.int64))
-            out.append((torch.sparse_coo_tensor(ind, torch.from_numpy(B.data), B.shape,
-                                                is_coalesced=True), self._y[idx]))
+        Xp = self._X[perm]                     # rows in epoch order: batches are row ranges
+        ip, n, bs = Xp.indptr, Xp.shape[0], self.bs
+        rows = np.repeat(np.arange(n) % bs, np.diff(ip))   # row index inside its batch
+        ind = torch.from_numpy(np.vstack([rows, Xp.indices]).astype(np.int64))
+        vals, y = torch.from_numpy(Xp.data), self._y[torch.from_numpy(perm)]
+        out = []
+        for start in range(0, n, bs):
+            end = min(start + bs, n)
+            lo, hi = int(ip[start]), int(ip[end])
+            xb = torch.sparse_coo_tensor(ind[:, lo:hi], vals[lo:hi], (end - start, Xp.shape[1]),
+                                         is_coalesced=True)
+            out.append((xb, y[start:end]))
         return out
 
     def _epoch(self, model, opt, gen, n):
@@ -290,7 +295,7 @@ def make_methods(problem, prob, group, bs, torch_layout):
 def measure(method, X, y, bs, args, evaluate, rng):
     """Time per epoch (full or extrapolated) and the per-epoch objective curve (or None)."""
     n, epochs, repeat, budget = X.shape[0], args.epochs, args.repeat, args.budget
-    m_max = min(n, max(50 * bs, 1000))
+    m_max = min(n, max(50 * bs, 10000))   # grows only while the probe is short
     m = min(n, max(4 * bs, 100))
     method.timed_fit(*subset(X, y, m, rng), 1)   # warm-up (lazy initialization)
     while True:   # probe on growing subsets until it is long enough to be meaningful
