@@ -6,13 +6,18 @@ plain numpy/scipy reference implementations in :mod:`fastreg.reference`.
 """
 __version__ = "0.1.0"
 
-from . import _validation  # noqa: E402,F401
-from . import optim  # noqa: E402,F401
-from . import prox  # noqa: E402
-from .linear_model import Lasso, ElasticNet, lasso_path, enet_path  # noqa: E402
-from .linear_model import LassoCV, ElasticNetCV  # noqa: E402
-from .linear_model.stochastic import SGDRegressor, SGDClassifier  # noqa: E402
-from .linear_model.logistic import LogisticRegression  # noqa: E402
+from . import optim, prox  # noqa: E402
+from .linear_model import (  # noqa: E402
+    ElasticNet,
+    ElasticNetCV,
+    Lasso,
+    LassoCV,
+    LogisticRegression,
+    SGDClassifier,
+    SGDRegressor,
+    enet_path,
+    lasso_path,
+)
 
 __all__ = ["__version__", "optim", "prox", "Lasso", "ElasticNet", "lasso_path", "enet_path",
            "LassoCV", "ElasticNetCV", "SGDRegressor", "SGDClassifier", "LogisticRegression"]

@@ -1,6 +1,9 @@
-"""Estimators (floor 4): Lasso / ElasticNet and their paths."""
+"""Estimators (floor 4): Lasso / ElasticNet and their paths and CV, logistic and stochastic models."""
+from .cv import ElasticNetCV, LassoCV
+from .logistic import LogisticRegression
 from .path import alpha_max, enet_path, lasso_path
 from .regression import ElasticNet, Lasso
-from .cv import LassoCV, ElasticNetCV
+from .stochastic import SGDClassifier, SGDRegressor
 
-__all__ = ["Lasso", "ElasticNet", "lasso_path", "enet_path", "alpha_max"]
+__all__ = ["Lasso", "ElasticNet", "lasso_path", "enet_path", "alpha_max", "LassoCV",
+           "ElasticNetCV", "LogisticRegression", "SGDRegressor", "SGDClassifier"]

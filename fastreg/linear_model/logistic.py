@@ -8,7 +8,9 @@ with ``y_i = +1`` for ``classes_[1]`` and ``-1`` for ``classes_[0]``, ``s`` the
 sample weights (times the class weights; not normalized) and ``rho`` the L1
 share of the penalty. The intercept is not penalized. Solved by working-set
 proximal Newton (:func:`fastreg.solvers.prox_newton.logistic_prox_newton`),
-certified by a duality gap.
+certified by a duality gap. With three or more classes: the multinomial loss
+``C * sum_i s_i (logsumexp_k z_ik - z_{i, y_i})``, ``Z = X W^T + b``, penalty
+over all entries of ``W`` (:func:`fastreg.solvers.prox_newton.multinomial_prox_newton`).
 """
 import warnings
 from numbers import Integral, Real
@@ -18,11 +20,12 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from .._validation import check_sample_weight, check_X_y
-from ..solvers.prox_newton import logistic_prox_newton
+from .._validation import check_sample_weight, check_X, check_X_y
+from ..solvers.prox_newton import _log_softmax, logistic_prox_newton, multinomial_prox_newton
 
 __all__ = ["LogisticRegression"]
 
@@ -50,15 +53,18 @@ def _l1_share(penalty, C, l1_ratio):
 
 
 class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
-    """Binary logistic regression with L1, L2 or elastic-net penalty, by prox-Newton.
+    """Logistic regression with L1, L2 or elastic-net penalty, by prox-Newton.
 
     Minimizes ``C * sum_i s_i log(1 + exp(-y_i (x_i^T w + b))) + rho ||w||_1
     + (1 - rho) / 2 ||w||^2`` (scikit-learn's objective: coefficients agree
     with scikit-learn's at convergence) by proximal Newton steps on working
     sets, whose weighted least-squares subproblems are solved by fastreg's
     coordinate-descent kernels (see :mod:`fastreg.solvers.prox_newton`).
-    Multiclass problems (multinomial) are not supported yet: more than two
-    classes raise ``ValueError``.
+    With ``K >= 3`` classes the loss is the multinomial (softmax) one, as
+    scikit-learn >= 1.5 uses by default, with the penalty summed over all
+    entries of ``coef_`` (shape ``(K, n_features)``); it is solved by block
+    proximal Newton over the classes and stopped by the optimality violation
+    (:func:`fastreg.solvers.prox_newton.multinomial_prox_newton`).
 
     Parameters
     ----------
@@ -75,10 +81,12 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Unpenalized intercept (X is never centered, copied or densified).
     tol : float, default=1e-4
-        Stop when the duality gap is ``<= tol * P0``, ``P0`` the objective of
-        the intercept-only model (relative suboptimality certificate). Without
-        penalty: when the gradient's sup-norm is ``<= tol`` times its value at
-        ``w = 0``. (scikit-learn's ``tol`` has a different, solver-dependent
+        Binary: stop when the duality gap is ``<= tol * P0``, ``P0`` the
+        objective of the intercept-only model (relative suboptimality
+        certificate). Without penalty, or multinomial: when the optimality
+        violation (sup-norm distance of the negative gradient to the
+        penalty's subdifferential) is ``<= tol`` times its value at ``w = 0``.
+        (scikit-learn's ``tol`` has a different, solver-dependent
         meaning.)
     max_iter : int, default=100
         Maximum number of outer iterations (working-set updates, each
@@ -94,16 +102,20 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (2,)
-    coef_ : ndarray of shape (1, n_features)
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) (binary) or (n_classes, n_features)
         X's dtype (float32 stays float32).
-    intercept_ : ndarray of shape (1,)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Multinomial intercepts are centered (sum 0; the softmax is invariant
+        to a common shift).
     n_iter_ : ndarray of shape (1,)
         Outer iterations.
     dual_gap_ : float
-        Duality gap at the end, in objective units (NaN without penalty).
+        Binary with a penalty: duality gap at the end, in objective units
+        (NaN otherwise).
     optimality_violation_ : float
-        Gradient sup-norm at the end without penalty (NaN with a penalty).
+        Without penalty or multinomial: optimality violation at the end (NaN
+        for penalized binary problems, certified by ``dual_gap_``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
     """
@@ -138,7 +150,6 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.classifier_tags.multi_class = False
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -152,7 +163,7 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
             C-ordered dense input is copied once (to Fortran order), CSR/COO
             converted once to CSC. Other dtypes than float32 become float64.
         y : array-like of shape (n_samples,)
-            Two distinct labels (any type).
+            At least two distinct labels (any type).
         sample_weight : array-like of shape (n_samples,), default=None
             Multiplies each sample's loss (not normalized, as scikit-learn:
             integer weights are equivalent to repeating rows).
@@ -172,9 +183,6 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         if classes.size < 2:
             raise ValueError(f"This solver needs samples of at least 2 classes in the data, but "
                              f"the data contains only one class: {classes[0]!r}")
-        if classes.size > 2:
-            raise ValueError(f"Only binary classification is supported (multinomial is not "
-                             f"implemented yet in fastreg); got {classes.size} classes")
         n, p = X.shape
         dtype = X.dtype
         if sample_weight is not None and not np.isscalar(sample_weight):
@@ -187,33 +195,54 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
             cw = compute_class_weight(self.class_weight, classes=classes, y=y,
                                       sample_weight=sample_weight)
             sw = sw * cw[np.searchsorted(classes, y)]
-        is_pos = y == classes[1]
-        ypm = np.where(is_pos, 1.0, -1.0).astype(dtype)
         c = (sw if rho is None else self.C * sw).astype(dtype)
-        if not (c[is_pos].sum() > 0 and c[~is_pos].sum() > 0):
-            raise ValueError("both classes need a positive total sample weight")
-        coef_init, intercept_init = None, 0.0
-        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (1, p) \
+        codes = np.searchsorted(classes, y)
+        n_coef = 1 if classes.size == 2 else classes.size
+        coef_init = intercept_init = None
+        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (n_coef, p) \
                 and np.array_equal(getattr(self, "classes_", None), classes):
-            coef_init = self.coef_[0]
-            intercept_init = float(self.intercept_[0])
-        res = logistic_prox_newton(X, ypm, c, rho, fit_intercept=self.fit_intercept,
-                                   coef_init=coef_init, intercept_init=intercept_init,
-                                   tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
+            coef_init, intercept_init = self.coef_, self.intercept_
+        kwargs = dict(fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
+                      verbose=self.verbose)
+        if classes.size == 2:
+            is_pos = codes == 1
+            if not (c[is_pos].sum() > 0 and c[~is_pos].sum() > 0):
+                raise ValueError("both classes need a positive total sample weight")
+            ypm = np.where(is_pos, 1.0, -1.0).astype(dtype)
+            res = logistic_prox_newton(
+                X, ypm, c, rho, coef_init=None if coef_init is None else coef_init[0],
+                intercept_init=0.0 if intercept_init is None else float(intercept_init[0]),
+                **kwargs)
+        else:
+            res = multinomial_prox_newton(X, codes, classes.size, c, rho, coef_init=coef_init,
+                                          intercept_init=intercept_init, **kwargs)
         self.classes_ = classes
-        self.coef_ = res.coef.reshape(1, p)
-        self.intercept_ = np.array([res.intercept], dtype=dtype)
+        self.coef_ = res.coef.reshape(n_coef, p)
+        self.intercept_ = np.asarray(res.intercept, dtype=dtype).reshape(n_coef)
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
         self.dual_gap_ = res.gap
         self.optimality_violation_ = res.violation
         return self
 
+    def decision_function(self, X):
+        """Scores ``X @ coef_.T + intercept_``: shape (n_samples,) binary, (n_samples, n_classes) else.
+
+        ``X`` is validated like in ``fit`` (sparse structure checked before use).
+        """
+        check_is_fitted(self)
+        X = check_X(X, estimator=self, reset=False, accept_sparse=("csr", "csc"), order=None)
+        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        scores = np.asarray(scores)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
     def predict_proba(self, X):
-        """Probabilities of ``classes_``, shape (n_samples, 2) (no overflow for huge scores)."""
+        """Probabilities of ``classes_``, shape (n_samples, n_classes) (no overflow)."""
         return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X):
-        """Log-probabilities of ``classes_``, computed as ``-log(1 + exp(-+d))`` stably."""
+        """Log-probabilities of ``classes_``: ``-log(1 + exp(-+d))`` (binary) or log-softmax."""
         check_is_fitted(self)
         d = np.asarray(self.decision_function(X), dtype=np.float64)
-        return np.column_stack([-np.logaddexp(0.0, d), -np.logaddexp(0.0, -d)])
+        if d.ndim == 1:
+            return np.column_stack([-np.logaddexp(0.0, d), -np.logaddexp(0.0, -d)])
+        return _log_softmax(d)
