@@ -74,6 +74,9 @@ def check_float_vector(x, name, *, dtype=None, allow_nonfinite=True, ndim=1):
         raise TypeError(f"{name} must be a dense numpy array, got a sparse matrix")
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy ndarray, got {type(x).__name__}")
+    if x.dtype.kind == "f" and not x.dtype.isnative and x.dtype.newbyteorder("=") in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be in native byte order, got the non-native dtype "
+                        f"{x.dtype.str!r} (convert with x.astype(x.dtype.newbyteorder('=')))")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
     if dtype is not None and x.dtype != dtype:

@@ -95,7 +95,7 @@ def problem(cls_or_classifier, n=40, p=6, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, p))
     w = np.zeros(p)
-    w[:3] = [1.5, -2.0, 1.0]
+    w[:3] = [1.5, -2.0, 1.0][:p]
     t = X @ w + 0.1 * rng.standard_normal(n)
     classifier = cls_or_classifier if isinstance(cls_or_classifier, bool) else \
         is_classifier(cls_or_classifier())
