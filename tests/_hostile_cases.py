@@ -23,7 +23,7 @@ import fastreg.prox
 # ---------------------------------------------------------------------------
 #: Hyperparameters making every fit small and fast, applied when the estimator has them.
 FAST_PARAMS = {
-    "max_iter": 50, "tol": 1e-8, "random_state": 0, "cv": 3, "alphas": 4, "n_alphas": None,
+    "max_iter": 50, "tol": 1e-5, "random_state": 0, "cv": 3, "alphas": 4, "n_alphas": None,
     "n_jobs": 1, "alpha": 0.05, "C": 1.0,
 }
 #: Per-class overrides (by class name) on top of FAST_PARAMS.

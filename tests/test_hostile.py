@@ -411,17 +411,17 @@ def test_constant_and_duplicate_columns_exact():
     Xd = np.asfortranarray(np.column_stack([X, X[:, 0]]))
     for name in [t for t in TARGETS if _certified(t) and t in CLASSES
                  and not _is_classifier(t)]:
-        est = H.make_estimator(CLASSES[name])
+        est = H.make_estimator(CLASSES[name]).set_params(tol=1e-12)
         full = est.fit(Xc, y)
         assert full.coef_[4] == 0.0, name
-        red = H.make_estimator(CLASSES[name]).fit(_drop(Xc, 4), y)
+        red = H.make_estimator(CLASSES[name]).set_params(tol=1e-12).fit(_drop(Xc, 4), y)
         np.testing.assert_allclose(np.delete(full.coef_, 4), red.coef_, rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(full.intercept_, red.intercept_, rtol=1e-6, atol=1e-8)
-    lasso = H.make_estimator(fastreg.Lasso)
+    lasso = H.make_estimator(fastreg.Lasso).set_params(tol=1e-12)
     pd_ = lasso.fit(Xd, y).predict(Xd)
-    pr = H.make_estimator(fastreg.Lasso).fit(X, y).predict(X)
+    pr = H.make_estimator(fastreg.Lasso).set_params(tol=1e-12).fit(X, y).predict(X)
     np.testing.assert_allclose(pd_, pr, rtol=1e-6, atol=1e-7)
-    enet = H.make_estimator(fastreg.ElasticNet).fit(Xd, y)
+    enet = H.make_estimator(fastreg.ElasticNet).set_params(tol=1e-12).fit(Xd, y)
     # strictly convex in the duplicated pair: the weight is split equally
     np.testing.assert_allclose(enet.coef_[0], enet.coef_[-1], rtol=1e-6, atol=1e-9)
 
@@ -456,6 +456,7 @@ HANG_PRONE = {"huge_X", "huge_y", "huge_all", "tiny_X", "subnormal_X", "float32_
 def hang_prone_results():
     jobs = [("call", "_degenerate_body", t, c) for t in TARGETS for c in sorted(HANG_PRONE)]
     jobs += [("call", "_same_answer_body", t, c) for t, c in HANG_PRONE_SAME]
+    jobs += [("call", "_die"), ("call", "_hang"), ("call", "_ok")]   # the harness itself
     return _run_isolated(jobs)
 
 
@@ -732,9 +733,9 @@ def test_malformed_sparse_predict(target, case, malformed_results):
     _judge_malformed(malformed_results, target, case[len("predict_"):], "predict")
 
 
-def test_isolation_detects_crash_and_hang():
+def test_isolation_detects_crash_and_hang(hang_prone_results):
     """The harness reports a job killed by a signal and a job that never returns."""
-    res = _run_isolated([("call", "_die"), ("call", "_hang"), ("call", "_ok")])
+    res = hang_prone_results
     assert res[("call", "_die")][0] == "crashed"
     assert res[("call", "_hang")][0] == "hung"
     assert res[("call", "_ok")] == ["ok", None, ""]
@@ -955,3 +956,61 @@ def test_optimizer_hostile_grad_same_answer(name):
             opt.step(g)
         assert H.fingerprint(g) == h, label
         np.testing.assert_array_equal(w, w_ref, err_msg=label)
+
+
+# ---------------------------------------------------------------------------
+# 8. fuzzing (hypothesis): small random problems, invariants that must hold
+# ---------------------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from fastreg.reference.objectives import enet_duality_gap  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 12), p=st.integers(1, 8), seed=st.integers(0, 2**31 - 1),
+       l1_ratio=st.sampled_from([1.0, 0.5, 0.05]), scale=st.sampled_from([1e-3, 1.0, 1e3]),
+       alpha_frac=st.floats(1e-3, 1.0), fit_intercept=st.booleans(),
+       float32=st.booleans(), sparse=st.booleans())
+def test_fuzz_enet_gap(n, p, seed, l1_ratio, scale, alpha_frac, fit_intercept, float32, sparse):
+    """ElasticNet on random small problems: finite, dtype kept, duality gap within tolerance."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) * scale * (rng.random((n, p)) < 0.7)
+    y = rng.standard_normal(n) * scale
+    dtype = np.float32 if float32 else np.float64
+    Xd, yd = X.astype(dtype), y.astype(dtype)
+    yc = y - y.mean() if fit_intercept else y
+    amax = np.abs(X.T @ yc).max() / (n * l1_ratio)
+    alpha = max(amax * alpha_frac, 1e-12 * scale ** 2)
+    est = fastreg.ElasticNet(alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+                             tol=1e-8, max_iter=200)
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        est.fit(sp.csc_matrix(Xd) if sparse else Xd, yd)
+    assert est.coef_.dtype == dtype
+    assert np.all(np.isfinite(est.coef_)) and np.isfinite(est.intercept_)
+    w = est.coef_.astype(np.float64)
+    b = float(est.intercept_) if fit_intercept else None
+    gap = enet_duality_gap(Xd.astype(np.float64), yd.astype(np.float64), w, b, alpha=alpha,
+                           l1_ratio=l1_ratio)
+    p0 = 0.5 * np.mean((yd - (yd.mean() if fit_intercept else 0)) ** 2)
+    tol = 1e-4 if float32 else 1e-6
+    assert gap <= tol * max(p0, 1e-300) + 1e-12 * scale ** 2, (gap, p0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(0, 40), seed=st.integers(0, 2**31 - 1), float32=st.booleans(),
+       t=st.floats(0, 10), exp=st.integers(-300, 300))
+def test_fuzz_prox(n, seed, float32, t, exp):
+    """Prox wrappers on random vectors of any magnitude: dtype kept, same as the reference."""
+    dtype = np.float32 if float32 else np.float64
+    scale = 10.0 ** (exp if not float32 else max(min(exp, 30), -30))
+    x = (np.random.default_rng(seed).standard_normal(n) * scale).astype(dtype)
+    with np.errstate(all="ignore"):
+        for name, f in PROX.items():
+            args = H.PROX_ARGS[name](n)
+            got = f(x, *args)
+            assert got.dtype == dtype and got.shape == x.shape
+            if hasattr(ref_prox, name):
+                ref = np.asarray(getattr(ref_prox, name)(x.astype(np.float64), *args))
+                np.testing.assert_allclose(got, ref.astype(dtype),
+                                           rtol=1e-6 if float32 else 1e-12, atol=0)

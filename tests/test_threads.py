@@ -23,7 +23,7 @@ IDS = [c.__name__ for c in ESTIMATORS]
 def _problems(cls, sparse):
     out = []
     for seed, dtype in [(1, np.float64), (2, np.float32)]:
-        X, y = H.problem(cls, n=200, p=30, seed=seed, dtype=dtype)
+        X, y = H.problem(cls, n=100, p=20, seed=seed, dtype=dtype)
         out.append((sp.csc_matrix(X) if sparse else X, y))
     return out
 
@@ -57,7 +57,7 @@ def test_two_threads_same_as_alone(cls, sparse):
 
     def fit(X, y):
         est = H.make_estimator(cls).fit(X, y)
-        return H.fitted_output(est, np.asfortranarray(H.problem(False, n=9, p=30, seed=7)[0]))
+        return H.fitted_output(est, np.asfortranarray(H.problem(False, n=9, p=20, seed=7)[0]))
 
     alone = [fit(X, y) for X, y in problems]
     for _ in range(2):
