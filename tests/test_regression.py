@@ -292,3 +292,16 @@ def test_malformed_sparse_in_subprocess(kind):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ValueError"), out.stdout + out.stderr
+
+
+def test_float32_stops_at_its_precision_floor():
+    """A float32 fit asked for an unreachable gap stops after a few stalled outer iterations."""
+    rng = np.random.default_rng(0)
+    X = (3 * rng.standard_normal((300, 60)) + 5).astype(np.float32)  # uncentered columns
+    y = (X[:, :5] @ rng.standard_normal(5) + 1000 + 0.5 * rng.standard_normal(300)).astype(np.float32)
+    with pytest.warns(ConvergenceWarning, match="float32 precision"):
+        model = Lasso(alpha=1e-4, tol=1e-15, max_iter=1000).fit(X, y)
+    assert model.n_iter_ < 100
+    assert model.coef_.dtype == np.float32
+    ref = Lasso(alpha=1e-4, tol=1e-12).fit(X.astype(np.float64), y.astype(np.float64))
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-3, atol=1e-3)

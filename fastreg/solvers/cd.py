@@ -67,6 +67,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
+_FLOAT32_PATIENCE = 5  # outer iterations without progress before a float32 fit stops
+
 from .. import _cd
 
 __all__ = ["enet_cd", "column_stats", "CDResult", "weighted_quadratic_cd", "n_threads_default"]
@@ -327,6 +329,9 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
     converged = False
     corr_full = np.full(p, np.nan) if return_corr else None
     it = 0
+    # float32 iterates stop improving near eps(float32) * P0 (rounding of R): stop
+    # once the gap has not decreased by 10% in _FLOAT32_PATIENCE outer iterations
+    best_gap, n_stalled = np.inf, 0
     ws = np.empty(0, dtype=np.int32)
     has_hard = bool(hard_mask.any())
     score = np.empty(active.size)
@@ -365,6 +370,10 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
         if gap <= tol_abs:
             converged = True
             break
+        if dtype == np.float32:
+            best_gap, n_stalled = (gap, 0) if gap < 0.9 * best_gap else (best_gap, n_stalled + 1)
+            if n_stalled >= _FLOAT32_PATIENCE:
+                break
         radius = np.sqrt(2.0 * max(gap, 0.0)) + eps_margin if screening else np.inf
         n_forced, n_screened = _cd.screen_and_score(
             c, w, l1, lower, upper, lips, active, score[:active.size],
@@ -406,8 +415,11 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
         if not converged and warn:
             warnings.warn(f"Objective did not converge: duality gap {gap:.3e} > tolerance "
                           f"{tol_abs:.3e} (tol={tol} * P0={P0:.3e}) after {it} outer iterations "
-                          f"and {n_epochs} epochs. Increase max_iter, or check the scaling "
-                          f"of the data.", ConvergenceWarning, stacklevel=3)
+                          f"and {n_epochs} epochs. "
+                          + ("The gap stopped decreasing at float32 precision: fit float64 "
+                             "data for a smaller gap." if n_stalled >= _FLOAT32_PATIENCE else
+                             "Increase max_iter, or check the scaling of the data."),
+                          ConvergenceWarning, stacklevel=3)
     if fit_intercept:
         intercept_val = b
     else:
