@@ -38,9 +38,10 @@ TARGETS = [c.__name__ for c in ESTIMATORS] + sorted(PATHS)
 CLASSES = {c.__name__: c for c in ESTIMATORS}
 
 #: Known defects: (target, case) -> reason. Marked xfail(strict=True).
-_HUGE_HANG = ("CD solver runs > 6 s (no answer) on a 40 x 6 problem with entries ~1e300 "
-              "(float64) or ~1e37 (float32): overflow of X^T X / norms, loop in "
-              "fastreg/solvers/cd.py -> _cd.cd_solve_*; expected a finite fit or a ValueError")
+_HUGE_HANG = ("CD solver on a 40 x 6 problem with entries ~1e300 (float64) or ~1e37 "
+              "(float32): no answer within 15 s (overflow of norms / X^T r, loop in "
+              "fastreg/solvers/cd.py -> _cd.cd_solve_*) or, for Lasso/ElasticNet on float32, "
+              "NaN predictions without an error; expected a finite fit or a ValueError")
 KNOWN_BUGS = {
     ("lasso_path", "zero_strided_rows"): (
         "hang: lasso_path(fit_intercept=True) with identical rows (centered X = 0 up to "
@@ -51,8 +52,7 @@ KNOWN_BUGS = {
         ("ElasticNet", "float32_huge"), ("LassoCV", "huge_X"), ("LassoCV", "huge_all"),
         ("LassoCV", "float32_huge"), ("ElasticNetCV", "huge_X"), ("ElasticNetCV", "huge_all"),
         ("ElasticNetCV", "float32_huge"), ("enet_path", "huge_X"), ("enet_path", "huge_all"),
-        ("enet_path", "float32_huge"), ("lasso_path", "huge_X"), ("lasso_path", "huge_all"),
-        ("lasso_path", "float32_huge")]},
+        ("lasso_path", "huge_X"), ("lasso_path", "huge_all")]},
     **{(t, "huge_y"): ("IndexError in fastreg/linear_model/cv.py:212 (i_1se = "
                        "flatnonzero(path_mean <= path_mean[i_min] + se)[0]): with y ~ 1e300 "
                        "the CV errors are inf/NaN and the selection finds no alpha; expected "
@@ -611,8 +611,9 @@ _CHILD = textwrap.dedent("""
         reap(False)
         time.sleep(0.002)
 """)
-#: Seconds after which a job counts as hung (the problems take milliseconds).
-_HANG_SECONDS = {"sparse": 20, "call": 6}
+#: Wall seconds after which a job counts as hung (the problems take milliseconds alone;
+#: the known hangs run side by side on a loaded 2-core machine, hence the margin).
+_HANG_SECONDS = {"sparse": 20, "call": 15}
 #: Jobs of a kind run at once (known hangs run side by side to bound the wait).
 _PARALLEL = {"sparse": 2, "call": 16}
 _FITTED = {}
@@ -714,16 +715,6 @@ def _judge_malformed(results, target, case, stage):
 def test_malformed_sparse_fit(target, case, malformed_results):
     """CSC matrix and CSR array with one defect: a clear error, never a crash."""
     _judge_malformed(malformed_results, target, case, "fit")
-
-
-_PREDICT_UNCHECKED = ("predict/decision_function goes through scikit-learn's validate_data, "
-                      "not fastreg._validation.check_X: the sparse structure is never checked, "
-                      "safe_sparse_dot reads out of bounds (SIGSEGV on indptr beyond nnz, short "
-                      "indptr, huge index) or silently returns garbage (other defects)")
-for _t in CLASSES:
-    if _t not in ("SGDRegressor", "LogisticRegression"):   # these call fastreg's check_X
-        for _k in H.MALFORMED_KINDS:
-            KNOWN_BUGS[(_t, "predict_" + _k)] = _PREDICT_UNCHECKED
 
 
 @pytest.mark.parametrize("target, case", _grid(["predict_" + k for k in H.MALFORMED_KINDS],

@@ -30,6 +30,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d
 
 from .._validation import check_sample_weight, check_X_y
+from ._base import ValidatedDecisionMixin
 from .path import alpha_max, enet_path
 from .regression import ElasticNet, Lasso
 
@@ -70,7 +71,7 @@ def _fold_mse(X, y, sample_weight, train, test, l1_ratio, alphas, path_params):
     return np.average(sq, weights=sample_weight[test], axis=0)
 
 
-class _EnetCVBase(RegressorMixin, LinearModel):
+class _EnetCVBase(ValidatedDecisionMixin, RegressorMixin, LinearModel):
     """Shared fit of :class:`LassoCV` and :class:`ElasticNetCV` (not public)."""
 
     _parameter_constraints: dict = {

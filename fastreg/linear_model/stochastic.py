@@ -57,6 +57,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._validation import check_sample_weight, check_X, check_X_y
 from ..solvers.stochastic import OPTIMIZERS, StochasticSolver, run_epochs
+from ._base import ValidatedDecisionMixin
 
 __all__ = ["SGDRegressor", "SGDClassifier"]
 
@@ -513,7 +514,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return np.asarray(safe_sparse_dot(X, self.coef_)) + self.intercept_[0]
 
 
-class SGDClassifier(LinearClassifierMixin, SparseCoefMixin, _BaseSGD):
+class SGDClassifier(ValidatedDecisionMixin, LinearClassifierMixin, SparseCoefMixin, _BaseSGD):
     __doc__ = """Linear classification by minibatch SGD, momentum, Nesterov, Adam, AdamW or AMSGrad.
 
     Binary problems train one output with labels ``-1`` (``classes_[0]``) and
@@ -693,6 +694,12 @@ class SGDClassifier(LinearClassifierMixin, SparseCoefMixin, _BaseSGD):
         if self.loss not in ("log_loss", "modified_huber"):
             raise AttributeError(f"probability estimates are not available for loss={self.loss!r}")
         return True
+
+    def decision_function(self, X):
+        """Signed scores ``X @ coef_.T + intercept_``, shape (n_samples,) for binary
+        problems, (n_samples, n_classes) otherwise (X validated by ``check_X``)."""
+        scores = self._decision_function(X)
+        return scores.ravel() if scores.shape[1] == 1 else scores
 
     @available_if(_check_proba)
     def predict_proba(self, X):
