@@ -37,7 +37,8 @@ PROX = H.prox_functions()
 TARGETS = [c.__name__ for c in ESTIMATORS] + sorted(PATHS)
 CLASSES = {c.__name__: c for c in ESTIMATORS}
 
-#: Known defects: (target, case) -> reason. Marked xfail(strict=True).
+#: Known defects: (target, case) -> reason. Marked xfail(strict=True), except the
+#: timing-dependent huge-value hangs (non-strict).
 _HUGE_HANG = ("CD solver on a 40 x 6 problem with entries ~1e300 (float64) or ~1e37 "
               "(float32): no answer within 15 s (overflow of norms / X^T r, loop in "
               "fastreg/solvers/cd.py -> _cd.cd_solve_*) or, for Lasso/ElasticNet on float32, "
@@ -108,7 +109,9 @@ def _assert_finite(out):
 def _param(target, case, marks=()):
     reason = KNOWN_BUGS.get((target, case))
     if reason:
-        marks = (*marks, pytest.mark.xfail(strict=True, reason=reason))
+        # the huge-value cases are judged by a wall-clock limit: on a quiet machine some
+        # of them finish in time, so they cannot be strict
+        marks = (*marks, pytest.mark.xfail(strict=reason is not _HUGE_HANG, reason=reason))
     return pytest.param(target, case, id=f"{target}-{case}", marks=marks)
 
 
