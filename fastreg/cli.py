@@ -658,27 +658,30 @@ BENCH_SCRIPTS = {
     "kernels": ("kernels.py", lambda out: ["--output", os.path.join(out, "kernels.md")]),
     "lasso": ("lasso.py", lambda out: ["--out", out]),
     "path": ("path.py", lambda out: ["--out", out]),
+    "stochastic": ("stochastic.py", lambda out: ["--out", out]),
 }
 
 
 def find_bench_dir(explicit=None):
     """The benchmark folder: ``explicit``, else ``$FASTREG_BENCH_DIR``, else the
-    ``bench/`` folder next to the imported package (a source checkout or an
-    editable install). Raises :class:`CLIError` when none holds the scripts."""
+    suite installed with the package (``fastreg/bench``), else the ``bench/``
+    folder of a source checkout with an in-place build. Raises
+    :class:`CLIError` when none holds the scripts."""
     import fastreg
 
-    candidates = [explicit] if explicit else []
-    if not explicit and os.environ.get("FASTREG_BENCH_DIR"):
-        candidates.append(os.environ["FASTREG_BENCH_DIR"])
-    if not candidates:
-        candidates.append(os.path.join(os.path.dirname(os.path.dirname(
-            os.path.abspath(fastreg.__file__))), "bench"))
+    if explicit:
+        candidates = [explicit]
+    elif os.environ.get("FASTREG_BENCH_DIR"):
+        candidates = [os.environ["FASTREG_BENCH_DIR"]]
+    else:
+        package = os.path.dirname(os.path.abspath(fastreg.__file__))
+        candidates = [os.path.join(package, "bench"),
+                      os.path.join(os.path.dirname(package), "bench")]
     for folder in candidates:
         if any(os.path.isfile(os.path.join(folder, s)) for s, _ in BENCH_SCRIPTS.values()):
             return os.path.abspath(folder)
-    raise CLIError(f"no benchmark scripts in {candidates[0]}: the benchmarks live in the "
-                   "bench/ folder of the fastreg repository and are not installed with the "
-                   "package; pass --bench-dir PATH/TO/fastreg/bench (or set FASTREG_BENCH_DIR)")
+    raise CLIError(f"no benchmark scripts in {' or '.join(candidates)}: reinstall fastreg, "
+                   "or pass --bench-dir PATH/TO/fastreg/bench (or set FASTREG_BENCH_DIR)")
 
 
 def _cmd_bench(args):

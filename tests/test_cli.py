@@ -17,6 +17,32 @@ def test_help():
     assert "demo" in res.stdout
 
 
+def _console_script():
+    """The ``fastreg`` console script pip installed next to this interpreter, or None."""
+    import os
+    import shutil
+
+    path = os.path.join(os.path.dirname(sys.executable), "fastreg")
+    return path if os.path.isfile(path) else shutil.which("fastreg")
+
+
+@pytest.mark.parametrize("command", [None, "fit", "predict", "path", "bench", "demo"])
+def test_console_script_help(command):
+    """The ``fastreg`` entry point (not only ``python -m fastreg``) answers --help on
+    every subcommand. CI installs the package, so the script must exist there."""
+    import os
+
+    script = _console_script()
+    if script is None:
+        if os.environ.get("CI"):
+            pytest.fail("the fastreg console script is not installed")
+        pytest.skip("fastreg is not pip-installed here (in-place build): no console script")
+    res = subprocess.run([script, *([command] if command else []), "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: fastreg" + (f" {command}" if command else ""))
+
+
 def test_demo_weight_decay_json():
     res = run_cli("demo", "weight_decay", "--json")
     assert res.returncode == 0, res.stderr

@@ -456,6 +456,24 @@ def bench_dir(tmp_path):
     return d
 
 
+def test_bench_finds_the_installed_suite(monkeypatch):
+    """Without --bench-dir, `fastreg bench` runs the suite installed with the package
+    (fastreg/bench), or the checkout's bench/ for an in-place build."""
+    import os
+
+    import fastreg
+    from fastreg.cli import BENCH_SCRIPTS, find_bench_dir
+
+    monkeypatch.delenv("FASTREG_BENCH_DIR", raising=False)
+    found = find_bench_dir()
+    for script, _ in BENCH_SCRIPTS.values():
+        assert os.path.isfile(os.path.join(found, script)), script
+    package = os.path.dirname(os.path.abspath(fastreg.__file__))
+    in_place = os.path.isfile(os.path.join(os.path.dirname(package), "setup.py"))
+    if not in_place:  # a pip install: the suite lives inside the package
+        assert found == os.path.join(package, "bench")
+
+
 def test_bench_runs_scripts_and_writes_report(bench_dir, tmp_path):
     out = tmp_path / "results"
     res = cli_json("bench", "--quick", "--only", "lasso", "--bench-dir", bench_dir,
