@@ -5,7 +5,8 @@ parameters, updated in place. Each :meth:`step` is ONE fused compiled pass over
 memory (``fastreg._optim``): parameters, gradient and state are each read once
 and written once, with no temporary array and no allocation. On x86-64 CPUs
 with AVX2 and FMA a build of the same kernels for those instructions is used
-(``FASTREG_OPTIM_KERNELS=baseline`` in the environment forces the portable one).
+(``FASTREG_KERNELS=baseline`` in the environment forces the portable one; see
+:mod:`fastreg._builds`).
 
 L2 regularization, decoupled weight decay and the L1 prox
 ---------------------------------------------------------
@@ -62,36 +63,16 @@ touched and nothing raises. Check ``np.isfinite(params).all()`` if you need to
 detect divergence.
 """
 import math
-import os
 
 import numpy as np
 
-from . import _optim
+from . import _builds, _optim
 from ._validation import check_float_vector, check_scalar
 
 __all__ = ["SGD", "Adam", "AdamW"]
 
-
-def _select_kernels():
-    """The compiled kernels to use: the AVX2+FMA build when the CPU supports it.
-
-    ``FASTREG_OPTIM_KERNELS=baseline`` forces the portable (SSE2 on x86-64) build.
-    Both builds compile the same source; they differ in rounding only through FMA
-    contraction (one rounding less in ``a * b + c``).
-    """
-    if os.environ.get("FASTREG_OPTIM_KERNELS", "auto") == "baseline":
-        return _optim
-    if _optim.cpu_has_avx2_fma():
-        try:
-            from . import _optim_avx2
-        except ImportError:      # pragma: no cover - build without the AVX2 module
-            return _optim
-        if _optim_avx2.COMPILED_FOR_AVX2:
-            return _optim_avx2
-    return _optim
-
-
-_kernels = _select_kernels()
+#: The compiled kernels in use: ``fastreg._optim_avx2`` or the portable ``fastreg._optim``.
+_kernels = _builds.select(_optim, "_optim_avx2")
 
 _DECAY_SCALINGS = ("lr", "schedule")
 

@@ -491,9 +491,9 @@ def test_lr_setter_validates():
 
 
 def test_kernel_selection():
-    """The AVX2 build is used exactly when the CPU supports it (unless forced off)."""
+    """The AVX2 build is used exactly when the CPU supports it (unless FASTREG_KERNELS=baseline)."""
     import os
-    if os.environ.get("FASTREG_OPTIM_KERNELS") == "baseline":
+    if os.environ.get("FASTREG_KERNELS") == "baseline":
         assert optim._kernels is _optim
     else:
         assert optim._kernels is KERNELS[-1]

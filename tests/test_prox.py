@@ -1,5 +1,10 @@
-"""Tests of fastreg.prox: compiled proximal operators vs numpy references and optimality."""
+"""Tests of fastreg.prox: compiled proximal operators vs numpy references and optimality.
+
+Every test runs once per compiled build usable on this machine (the portable
+``fastreg._prox`` and, on AVX2+FMA CPUs, ``fastreg._prox_avx2``).
+"""
 import contextlib
+import os
 
 import numpy as np
 import pytest
@@ -9,8 +14,27 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize, minimize_scalar
 
-from fastreg import _prox, prox
+from fastreg import _builds, _optim, _prox, prox
 from fastreg.reference import prox as ref
+
+# every compiled build of the kernels usable on this machine (baseline, and AVX2+FMA)
+BUILDS = [_prox]
+if _optim.cpu_has_avx2_fma():
+    from fastreg import _prox_avx2
+    if _prox_avx2.COMPILED_FOR_AVX2:
+        BUILDS.append(_prox_avx2)
+
+
+@pytest.fixture(params=BUILDS, ids=[b.__name__.split(".")[-1] for b in BUILDS], scope="module",
+                autouse=True)
+def build(request):
+    """Run the test with ``fastreg.prox`` calling the given build (module scope: hypothesis-safe)."""
+    saved = prox._kernels
+    prox._kernels = request.param
+    try:
+        yield request.param
+    finally:
+        prox._kernels = saved
 
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 HYP = settings(max_examples=80, deadline=None)
@@ -76,13 +100,13 @@ modes = st.sampled_from(["new", "out", "inplace"])
 # ---------------------------------------------------------------------------
 @contextlib.contextmanager
 def _streaming_from(n_bytes):
-    """Lower the output size from which soft_threshold and l2_shrink use non-temporal stores."""
-    old = _prox.STREAMING_MIN_BYTES
-    _prox.STREAMING_MIN_BYTES = n_bytes
+    """Set the input + output size above which soft_threshold and l2_shrink stream."""
+    old = prox.STREAMING_MIN_BYTES
+    prox.STREAMING_MIN_BYTES = n_bytes
     try:
         yield
     finally:
-        _prox.STREAMING_MIN_BYTES = old
+        prox.STREAMING_MIN_BYTES = old
 
 
 @HYP
@@ -91,7 +115,7 @@ def test_soft_threshold_matches_reference(dtype, data, mode, stream):
     x = data.draw(_x(dtype))
     t = _param(data.draw, dtype, x.shape[0])
     positive = data.draw(st.booleans())
-    with _streaming_from(0 if stream else _prox.STREAMING_MIN_BYTES):
+    with _streaming_from(-1 if stream else prox.STREAMING_MIN_BYTES):
         res = _call(prox.soft_threshold, x, (t,), mode, positive=positive)
     _assert_close(res, ref.soft_threshold(x, t, positive=positive), dtype)
 
@@ -101,7 +125,7 @@ def test_soft_threshold_matches_reference(dtype, data, mode, stream):
 def test_l2_shrink_matches_reference(dtype, data, mode, stream):
     x = data.draw(_x(dtype))
     s = _param(data.draw, dtype, x.shape[0])
-    with _streaming_from(0 if stream else _prox.STREAMING_MIN_BYTES):
+    with _streaming_from(-1 if stream else prox.STREAMING_MIN_BYTES):
         res = _call(prox.l2_shrink, x, (s,), mode)
     _assert_close(res, ref.l2_shrink(x, s), dtype)
 
@@ -377,7 +401,7 @@ def test_streaming_stores_give_the_same_result(dtype, rng, name):
     with _streaming_from(0):
         for n_threads in (1, 2):
             _assert_close(fn(x[1:], out=buf[1:], n_threads=n_threads), expected, dtype)
-    with _streaming_from(1000 * dtype.itemsize):  # exactly at the threshold: streamed
+    with _streaming_from(2000 * dtype.itemsize - 1):  # input + output just above: streamed
         _assert_close(fn(x[1:], out=buf[1:]), expected, dtype)
 
 
@@ -391,6 +415,48 @@ def test_threads_give_the_same_result(dtype, rng):
         assert_array_equal(fn(x, *args, n_threads=2), expected)
         with _streaming_from(0):  # threads with non-temporal stores
             assert_array_equal(fn(x, *args, n_threads=2), expected)
+
+
+def test_streaming_only_beyond_the_last_level_cache():
+    """Non-temporal stores only when input + output exceed the last-level cache."""
+    assert prox.STREAMING_MIN_BYTES == prox._last_level_cache_bytes()
+    assert prox.STREAMING_MIN_BYTES >= 1 << 20      # at least a MiB on any real CPU
+    x = np.zeros(prox.STREAMING_MIN_BYTES // 16, np.float64)    # input + output = the cache
+    assert not prox._stream(x)
+    assert prox._stream(np.zeros(x.shape[0] + 1, np.float64))
+
+
+def test_builds_agree_exactly_where_no_fma_is_involved(dtype, rng):
+    """The portable and AVX2 builds give identical results for the elementwise prox."""
+    x = rng.standard_normal(1003).astype(dtype) * 3
+    x[::11] = np.resize([np.nan, np.inf, -np.inf, 0.0, -0.0], x[::11].shape)
+    t = rng.uniform(0, 2, 1003).astype(dtype)
+    for build in BUILDS[1:]:
+        for name, args in (("soft_threshold", (t, False)), ("soft_threshold", (t[:1], True)),
+                           ("l2_shrink", (t,)), ("l2_shrink", (t[:1],)),
+                           ("elastic_net", (t, t[::-1].copy())), ("box", (-t, t))):
+            a, b = np.empty_like(x), np.empty_like(x)
+            getattr(_prox, name)(x, a, *args)
+            getattr(build, name)(x, b, *args)
+            assert_array_equal(a, b, err_msg=f"{build.__name__}.{name}")
+
+
+def test_kernel_selection():
+    """The AVX2 build is used exactly when the CPU supports it, unless FASTREG_KERNELS=baseline."""
+    expected = _prox if os.environ.get(_builds.ENV_VAR) == "baseline" else BUILDS[-1]
+    assert _builds.select(_prox, "_prox_avx2") is expected
+    saved = os.environ.get(_builds.ENV_VAR)
+    try:
+        os.environ[_builds.ENV_VAR] = "baseline"
+        assert _builds.select(_prox, "_prox_avx2") is _prox
+        os.environ[_builds.ENV_VAR] = "fastest"
+        with pytest.raises(ValueError, match="FASTREG_KERNELS must be one of"):
+            _builds.select(_prox, "_prox_avx2")
+    finally:
+        if saved is None:
+            os.environ.pop(_builds.ENV_VAR, None)
+        else:
+            os.environ[_builds.ENV_VAR] = saved
 
 
 # ---------------------------------------------------------------------------

@@ -1,29 +1,28 @@
 # Kernel code of fastreg._optim and fastreg._optim_avx2 (included by both; see _optim.pyx).
 # Fused one-pass optimizer steps: SGD, momentum / Nesterov, Adam, AMSGrad (+ L1 prox).
+# The per-element maths is in _optim_inline.pxd (shared with _sgd.pyx); the loops
+# here call it with arithmetic and state in the arrays' dtype and literal flags.
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf, fabs, fabsf, copysign, copysignf
+from fastreg._optim_inline cimport sgd_update, momentum_update, adam_update, amsgrad_update
 
 
+cdef inline Py_ssize_t _head(floating[::1] w) noexcept nogil:
+    """Number of leading elements of ``w`` before a 32-byte boundary (at most ``len(w)``).
 
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    """Correctly rounded square root in the precision of ``x``."""
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
-
-
-cdef inline floating _soft_threshold(floating x, floating t) noexcept nogil:
-    """``sign(x) * max(|x| - t, 0)`` without a branch; NaN stays NaN."""
-    cdef floating a
-    if floating is float:
-        a = fabsf(x) - t
-        a = 0 if a < 0 else a          # NaN < 0 is false: NaN is kept
-        return copysignf(a, x)
-    else:
-        a = fabs(x) - t
-        a = 0 if a < 0 else a
-        return copysign(a, x)
+    Each loop below runs in two parts, ``[0, head)`` and ``[head, n)``, so that the
+    vectorized body finds ``w`` aligned: numpy's large arrays all start at the
+    same offset from a page, so the other vectors are then aligned too (no
+    vector load or store split across two cache lines).
+    """
+    cdef Py_ssize_t n = w.shape[0], k
+    cdef size_t a
+    if n == 0:
+        return 0
+    a = <size_t> &w[0]
+    if a % sizeof(floating):
+        return 0
+    k = <Py_ssize_t> (((32 - a % 32) % 32) // sizeof(floating))
+    return k if k < n else n
 
 
 # ---------------------------------------------------------------------------
@@ -32,18 +31,10 @@ cdef inline floating _soft_threshold(floating x, floating t) noexcept nogil:
 cdef inline void _sgd_loop(floating[::1] w, const floating[::1] grad,
                            floating lr, floating l2, floating shrink, floating thr,
                            bint use_l2, bint use_l1) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating g, wi
-    for i in range(w.shape[0]):
-        g = grad[i]
-        wi = w[i]
-        if use_l2:
-            g = g + l2 * wi
-        wi = shrink * wi
-        wi = wi - lr * g
-        if use_l1:
-            wi = _soft_threshold(wi, thr)
-        w[i] = wi
+    cdef Py_ssize_t i, part, head = _head(w)
+    for part in range(2):
+        for i in range(0 if part == 0 else head, head if part == 0 else w.shape[0]):
+            w[i] = sgd_update(w[i], grad[i], lr, l2, shrink, thr, use_l2, use_l1)
 
 
 def sgd_step(floating[::1] w, const floating[::1] grad, double lr, double l2,
@@ -97,24 +88,11 @@ cdef inline void _momentum_loop(floating[::1] w, const floating[::1] grad, float
                                 floating grad_scale, floating l2, floating shrink,
                                 floating thr, bint nesterov, bint use_l2,
                                 bint use_l1) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating g, wi, b, d
-    for i in range(w.shape[0]):
-        g = grad[i]
-        wi = w[i]
-        if use_l2:
-            g = g + l2 * wi
-        b = buf_decay * buf[i] + grad_scale * g
-        buf[i] = b
-        if nesterov:
-            d = g + momentum * b
-        else:
-            d = b
-        wi = shrink * wi
-        wi = wi - lr * d
-        if use_l1:
-            wi = _soft_threshold(wi, thr)
-        w[i] = wi
+    cdef Py_ssize_t i, part, head = _head(w)
+    for part in range(2):
+        for i in range(0 if part == 0 else head, head if part == 0 else w.shape[0]):
+            w[i] = momentum_update(w[i], grad[i], &buf[i], lr, momentum, buf_decay, grad_scale,
+                                   l2, shrink, thr, nesterov, use_l2, use_l1)
 
 
 def sgd_momentum_step(floating[::1] w, const floating[::1] grad, floating[::1] buf,
@@ -192,25 +170,12 @@ cdef inline void _adam_loop(floating[::1] w, const floating[::1] grad, floating[
                             floating one_minus_beta2, floating inv_sqrt_bc2, floating eps,
                             floating l2, floating shrink, floating thr,
                             bint use_l2, int l1_mode) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating g, wi, mi, vi, denom
-    for i in range(w.shape[0]):
-        g = grad[i]
-        wi = w[i]
-        if use_l2:
-            g = g + l2 * wi
-        mi = beta1 * m[i] + one_minus_beta1 * g
-        vi = beta2 * v[i] + one_minus_beta2 * (g * g)
-        m[i] = mi
-        v[i] = vi
-        denom = _sqrt(vi) * inv_sqrt_bc2 + eps
-        wi = shrink * wi
-        wi = wi - step_size * mi / denom
-        if l1_mode == 1:
-            wi = _soft_threshold(wi, thr)
-        elif l1_mode == 2:
-            wi = _soft_threshold(wi, thr / denom)
-        w[i] = wi
+    cdef Py_ssize_t i, part, head = _head(w)
+    for part in range(2):
+        for i in range(0 if part == 0 else head, head if part == 0 else w.shape[0]):
+            w[i] = adam_update(w[i], grad[i], &m[i], &v[i], step_size, beta1, one_minus_beta1,
+                               beta2, one_minus_beta2, inv_sqrt_bc2, eps, l2, shrink, thr,
+                               use_l2, l1_mode)
 
 
 cdef inline void _amsgrad_loop(floating[::1] w, const floating[::1] grad, floating[::1] m,
@@ -219,28 +184,12 @@ cdef inline void _amsgrad_loop(floating[::1] w, const floating[::1] grad, floati
                                floating one_minus_beta2, floating inv_sqrt_bc2, floating eps,
                                floating l2, floating shrink, floating thr,
                                bint use_l2, int l1_mode) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating g, wi, mi, vi, vm, denom
-    for i in range(w.shape[0]):
-        g = grad[i]
-        wi = w[i]
-        if use_l2:
-            g = g + l2 * wi
-        mi = beta1 * m[i] + one_minus_beta1 * g
-        vi = beta2 * v[i] + one_minus_beta2 * (g * g)
-        vm = v_max[i]
-        vm = vm if vm >= vi else vi    # max(v_max, v); a NaN in v propagates
-        m[i] = mi
-        v[i] = vi
-        v_max[i] = vm
-        denom = _sqrt(vm) * inv_sqrt_bc2 + eps
-        wi = shrink * wi
-        wi = wi - step_size * mi / denom
-        if l1_mode == 1:
-            wi = _soft_threshold(wi, thr)
-        elif l1_mode == 2:
-            wi = _soft_threshold(wi, thr / denom)
-        w[i] = wi
+    cdef Py_ssize_t i, part, head = _head(w)
+    for part in range(2):
+        for i in range(0 if part == 0 else head, head if part == 0 else w.shape[0]):
+            w[i] = amsgrad_update(w[i], grad[i], &m[i], &v[i], &v_max[i], step_size, beta1,
+                                  one_minus_beta1, beta2, one_minus_beta2, inv_sqrt_bc2, eps,
+                                  l2, shrink, thr, use_l2, l1_mode)
 
 
 def adam_step(floating[::1] w, const floating[::1] grad, floating[::1] m, floating[::1] v,
