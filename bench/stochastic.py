@@ -50,8 +50,10 @@ so the targets are checked against torch's faster path. Dense problems
 (mnist_5k): a float32 tensor indexed inside the timed loop. ``--torch-layout
 dense`` (densified matrix) or ``sparse`` forces one path.
 
-Full mode takes about 10 minutes on 2 cores (bounded by ``--budget`` and
-``--curve-budget`` per method and config).
+Full mode is bounded by ``--budget`` (default 5 s) and ``--curve-budget``
+(default 10 s) per method and config: 56 method-configs, at most ~15 minutes on
+a quiet 2-core machine (most cells take far less than their budget). All
+methods run with one BLAS / torch thread (threadpoolctl).
 
 Usage::
 
@@ -408,7 +410,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (median), >= 3")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds per method and config above which the epoch time is "
-                             "extrapolated from a subset (default 10, quick 1)")
+                             "extrapolated from a subset (default 5, quick 1)")
     parser.add_argument("--curve-budget", type=float, default=None,
                         help="seconds above which no objective curve (hence no time to "
                              "target) is recorded for an extrapolated method "
@@ -418,7 +420,7 @@ def main():
                         help="results folder (default bench/results, quick: bench/results/quick)")
     args = parser.parse_args()
     args.epochs = args.epochs or (3 if args.quick else 10)
-    args.budget = args.budget if args.budget is not None else (1.0 if args.quick else 10.0)
+    args.budget = args.budget if args.budget is not None else (1.0 if args.quick else 5.0)
     if args.curve_budget is None:
         args.curve_budget = args.budget * (1 if args.quick else 2)
     problems = args.problems.split(",") if args.problems else PROBLEMS
@@ -440,12 +442,17 @@ def main():
     out_dir = args.out or os.path.join(HERE, "results", "quick" if args.quick else "")
     t_start = time.perf_counter()
     rows, csv_rows, descs = [], [], {}
-    for problem in problems:
-        prob = get_problem(problem, quick=args.quick)
-        descs[problem] = prob["desc"]
-        print(f"{problem}: {prob['desc']}", flush=True)
-        for group, bs in groups:
-            run_group(problem, prob, group, bs, args, rows, csv_rows)
+    # one thread for every method: torch above, and BLAS (fastreg's minibatch gemm; numpy)
+    # here, so that no method gets a second core, and small gemm calls do not pay
+    # OpenBLAS's thread synchronization
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        for problem in problems:
+            prob = get_problem(problem, quick=args.quick)
+            descs[problem] = prob["desc"]
+            print(f"{problem}: {prob['desc']}", flush=True)
+            for group, bs in groups:
+                run_group(problem, prob, group, bs, args, rows, csv_rows)
     elapsed = time.perf_counter() - t_start
 
     protocol = __doc__.split("Usage::")[0].split("\n", 1)[1].strip()

@@ -57,7 +57,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._validation import check_sample_weight, check_X, check_X_y
 from ..solvers.stochastic import OPTIMIZERS, StochasticSolver, run_epochs
-from ._base import ValidatedDecisionMixin
+from ._base import ValidatedDecisionMixin, VersionedPickleMixin
 
 __all__ = ["SGDRegressor", "SGDClassifier"]
 
@@ -98,10 +98,14 @@ _EQUIVALENCES = """
     Sparse input: with ``optimizer='sgd'`` (no averaging) a batch costs
     O(nnz of its rows): the coordinates absent from it are updated lazily in
     closed form (``fastreg._sgd``: weight scaling plus accumulated soft
-    thresholds), with the same result as dense updates. Momentum, Adam and
-    averaging update every coordinate at every step (their zero-gradient update
-    is not a cheap closed form: Adam keeps moving ``w`` by ``m_hat / (sqrt(v_hat)
-    + eps)`` with decaying moments), so use larger ``batch_size`` with them.
+    thresholds), with the same result as dense updates. Momentum and Adam
+    without coupled L2 (``penalty=None`` or 'l1', any ``weight_decay``) use an
+    exact active set: an idle coordinate's moments decay in closed form, but
+    Adam keeps moving ``w`` by ``m_hat / (sqrt(v_hat) + eps)``, a sum without a
+    closed form; it is updated until a bound on that remaining drift is below
+    ``2^-52 |w|`` (~300 steps), then frozen until touched again. This helps
+    when ``nnz per batch x 300`` is small next to ``n_features``. With coupled
+    L2 (``alpha``) or averaging every coordinate is updated at every step.
 """
 
 _COMMON_PARAMS = """
@@ -182,6 +186,14 @@ def _sample_weight(sample_weight, X):
     return sw
 
 
+def _same_params(a, b):
+    """``a == b`` for two ``get_params()`` dicts (False when not comparable)."""
+    try:
+        return b is not None and bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
 def _generator(random_state):
     """A numpy Generator from an int, None, RandomState or Generator."""
     if isinstance(random_state, np.random.Generator):
@@ -191,7 +203,7 @@ def _generator(random_state):
     return np.random.default_rng(random_state)
 
 
-class _BaseSGD(BaseEstimator):
+class _BaseSGD(VersionedPickleMixin, BaseEstimator):
     """Shared parameters, validation and training loop."""
 
     _parameter_constraints: dict = {
@@ -224,41 +236,24 @@ class _BaseSGD(BaseEstimator):
         "schedule_steps": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, loss, *, penalty="l2", alpha=1e-4, l1_ratio=0.15, fit_intercept=True,
-                 max_iter=1000, tol=1e-3, shuffle=True, verbose=0, epsilon=0.1,
-                 random_state=None, learning_rate="invscaling", eta0=0.01, power_t=0.25,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
-                 warm_start=False, average=False, optimizer="sgd", momentum=0.9,
-                 betas=(0.9, 0.999), eps=1e-8, batch_size=1, weight_decay=None,
-                 l1_mode="prox", warmup=0, schedule_steps=None):
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.shuffle = shuffle
-        self.verbose = verbose
-        self.epsilon = epsilon
-        self.random_state = random_state
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.warm_start = warm_start
-        self.average = average
-        self.optimizer = optimizer
-        self.momentum = momentum
-        self.betas = betas
-        self.eps = eps
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.l1_mode = l1_mode
-        self.warmup = warmup
-        self.schedule_steps = schedule_steps
+    # scikit-learn requires each estimator's ``__init__`` to spell out its parameters
+    # (get_params / clone read the signature); the two signatures only differ in
+    # their defaults and SGDClassifier's ``class_weight``, and both store their
+    # arguments through this one method.
+    def _param_values(self):
+        """The ``__init__`` parameters' current values (``get_params(deep=False)``
+        without its signature inspection at every ``partial_fit`` call)."""
+        cls = type(self)
+        names = cls.__dict__.get("_init_param_names")
+        if names is None:
+            names = cls._init_param_names = tuple(cls._get_param_names())
+        return {name: getattr(self, name) for name in names}
+
+    def _set_init_params(self, params):
+        """Store the ``__init__`` arguments unchanged (``params``: its ``locals()``)."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     # -- hyperparameters --------------------------------------------------------------
     def _penalty_terms(self):
@@ -360,7 +355,9 @@ class _BaseSGD(BaseEstimator):
             self._rng = _generator(self.random_state)
             self.loss_curve_ = []
         solver = self._solver
-        if not first:   # parameters may have changed (set_params) since the last call
+        params = self._param_values()
+        if not first and not _same_params(params, getattr(self, "_solver_params", None)):
+            # the parameters changed (set_params) since the last call: new hyperparameters
             fresh = self._new_solver(n_outputs, X.shape[1], solver.dtype, mode,
                                      self.schedule_steps or math.inf)
             if fresh.state.shape != solver.state.shape or fresh.slots != solver.slots:
@@ -369,6 +366,7 @@ class _BaseSGD(BaseEstimator):
             if self.schedule_steps is None:
                 fresh.hyper["horizon"] = solver.hyper["horizon"]
             solver.hyper, solver.eta, solver._work = fresh.hyper, fresh.eta, fresh._work
+        self._solver_params = params
         if X.dtype != solver.dtype:
             X = X.astype(solver.dtype)
             y = y.astype(solver.dtype)
@@ -450,15 +448,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
                  n_iter_no_change=5, warm_start=False, average=False, optimizer="sgd",
                  momentum=0.9, betas=(0.9, 0.999), eps=1e-8, batch_size=1,
                  weight_decay=None, l1_mode="prox", warmup=0, schedule_steps=None):
-        super().__init__(
-            loss, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
-            max_iter=max_iter, tol=tol, shuffle=shuffle, verbose=verbose, epsilon=epsilon,
-            random_state=random_state, learning_rate=learning_rate, eta0=eta0,
-            power_t=power_t, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
-            warm_start=warm_start, average=average, optimizer=optimizer, momentum=momentum,
-            betas=betas, eps=eps, batch_size=batch_size, weight_decay=weight_decay,
-            l1_mode=l1_mode, warmup=warmup, schedule_steps=schedule_steps)
+        self._set_init_params(locals())
 
     def _validate(self, X, y, sample_weight, reset):
         if y is None:
@@ -556,16 +546,7 @@ class SGDClassifier(ValidatedDecisionMixin, LinearClassifierMixin, SparseCoefMix
                  n_iter_no_change=5, class_weight=None, warm_start=False, average=False,
                  optimizer="sgd", momentum=0.9, betas=(0.9, 0.999), eps=1e-8, batch_size=1,
                  weight_decay=None, l1_mode="prox", warmup=0, schedule_steps=None):
-        super().__init__(
-            loss, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
-            max_iter=max_iter, tol=tol, shuffle=shuffle, verbose=verbose, epsilon=epsilon,
-            random_state=random_state, learning_rate=learning_rate, eta0=eta0,
-            power_t=power_t, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
-            warm_start=warm_start, average=average, optimizer=optimizer, momentum=momentum,
-            betas=betas, eps=eps, batch_size=batch_size, weight_decay=weight_decay,
-            l1_mode=l1_mode, warmup=warmup, schedule_steps=schedule_steps)
-        self.class_weight = class_weight
+        self._set_init_params(locals())
 
     def _mode(self):
         if len(self.classes_) == 2:
@@ -579,7 +560,8 @@ class SGDClassifier(ValidatedDecisionMixin, LinearClassifierMixin, SparseCoefMix
             y = column_or_1d(y, warn=True)
         X, y = check_X_y(X, y, estimator=self, reset=reset, accept_sparse="csr", order="C",
                          y_numeric=False)
-        check_classification_targets(y)
+        if reset:   # (later partial_fit chunks: _encode checks the labels against classes_)
+            check_classification_targets(y)
         sw = _sample_weight(sample_weight, X)
         return X, y, sw
 

@@ -119,6 +119,7 @@ class StochasticSolver:
         self.counters = np.zeros(3)
         self._grad = np.zeros(shape, dtype=self.dtype)
         self._work = np.zeros((2 + int(batch_size)) * self.n_outputs)
+        self._buffers = {}
         schedule = {"adaptive": "constant"}.get(learning_rate, learning_rate)
         t0 = optimal_t0(loss if mode != "softmax" else "log_loss", alpha) \
             if schedule == "optimal" else 0.0
@@ -132,6 +133,12 @@ class StochasticSolver:
             momentum=float(momentum), beta1=float(betas[0]), beta2=float(betas[1]),
             eps=float(eps), l1_adaptive=True, fit_intercept=bool(fit_intercept),
             q_slot=q_slot, avg_slot=avg_slot, avg_start=float(average) if average else 0.0)
+
+    def __getstate__(self):
+        """Pickle without the scratch buffers (rebuilt on demand)."""
+        state = self.__dict__.copy()
+        state["_buffers"] = {}
+        return state
 
     # -- views ----------------------------------------------------------------------
     @property
@@ -164,6 +171,45 @@ class StochasticSolver:
         return {name: self.state[i] for i, name in enumerate(self.slots)}
 
     # -- one epoch --------------------------------------------------------------------
+    def lr_bound(self):
+        """An upper bound of every later learning rate (inf if none is known)."""
+        h = self.hyper
+        if self.learning_rate == "optimal":
+            return 1.0 / (h["optimal_alpha"] * (h["optimal_t0"] + self.counters[0]))
+        if self.learning_rate == "invscaling" and h["power_t"] < 0:
+            return math.inf
+        return self.eta
+
+    def sparse_kernel(self, nnz_per_row=0.0):
+        """Which CSR epoch runs: 'lazy_sgd' (closed-form catch-up), 'active'
+        (exact active set for momentum / Adam without coupled L2) or 'dense'
+        (every coordinate at every step; see ``fastreg._sgd``).
+
+        The active set holds about ``nnz_per_row * batch_size * H`` coordinates
+        (a touched coordinate stays active ``H`` ~ 300 steps in float64, ~150 in
+        float32, until its moment has decayed below rounding) and an active
+        coordinate costs ~30 times a coordinate of the vectorized dense loop
+        (scattered memory access, the freeze test; measured): 'active' is chosen
+        when ``30 * nnz_per_row * batch_size * H < n_features``.
+        """
+        h = self.hyper
+        if self.averaged:
+            return "dense"
+        if self.optimizer == "sgd":
+            return "lazy_sgd"
+        if (h["l2"] == 0.0 and not h["cumulative"] and self.lr_bound() * h["weight_decay"] < 1
+                and 30 * (300 if self.dtype == np.float64 else 150) * nnz_per_row
+                * h["batch_size"] < self.n_features):
+            return "active"
+        return "dense"
+
+    def _scratch(self, name, dtype):
+        """A cached scratch vector of length n_features (allocated once)."""
+        arr = self._buffers.get(name)
+        if arr is None:
+            arr = self._buffers[name] = np.zeros(self.n_features, dtype=dtype)
+        return arr
+
     def epoch(self, X, y, sample_weight, order, epoch_number=None):
         """Run one compiled epoch over the rows ``order`` of validated ``X``.
 
@@ -175,23 +221,37 @@ class StochasticSolver:
         Raises ``FloatingPointError`` when a score or the loss becomes non-finite
         (the learning rate is too large): the parameters, the optimizer state
         and the counters are then restored to their values at the start of the
-        epoch, the last finite ones.
+        epoch, the last finite ones. (Those are kept in buffers allocated once:
+        no allocation of the size of the model per call.)
         """
-        saved = (self.W.copy(), self.state.copy(), self.counters.copy())
+        saved = self._buffers.get("saved")
+        if saved is None:
+            saved = self._buffers["saved"] = (np.empty_like(self.W), np.empty_like(self.state),
+                                              np.empty_like(self.counters))
+        np.copyto(saved[0], self.W)
+        np.copyto(saved[1], self.state)
+        np.copyto(saved[2], self.counters)
         self.hyper["eta0"] = self.eta
         order = np.ascontiguousarray(order, dtype=np.intp)
-        p = self.n_features
-        mark = np.zeros(p, dtype=np.int64)
         if sp.issparse(X):
-            lazy = self.optimizer == "sgd" and not self.averaged
-            sum_loss, sum_weight, status = _sgd.epoch_csr(
-                X.data, X.indices, X.indptr, y, sample_weight, order, self.W, self.state,
-                self._grad, self._work, mark, np.empty(p, dtype=np.intp),
-                np.empty(p), self.counters, self.hyper, lazy)
+            kernel = self.sparse_kernel(X.nnz / max(X.shape[0], 1))
+            if kernel == "active":
+                sum_loss, sum_weight, status = _sgd.epoch_csr_active(
+                    X.data, X.indices, X.indptr, y, sample_weight, order, self.W, self.state,
+                    self._grad, self._work, self._scratch("active", np.intp),
+                    self._scratch("frozen_at", np.float64), self.counters, self.hyper,
+                    self.lr_bound())
+            else:
+                sum_loss, sum_weight, status = _sgd.epoch_csr(
+                    X.data, X.indices, X.indptr, y, sample_weight, order, self.W, self.state,
+                    self._grad, self._work, self._scratch("mark", np.int64),
+                    self._scratch("touched", np.intp), self._scratch("snap_a", np.float64),
+                    self.counters, self.hyper, kernel == "lazy_sgd")
         else:
             sum_loss, sum_weight, status = _sgd.epoch_dense(
-                X, y, sample_weight, order, self.W, self.state, self._grad, self._work, mark,
-                self.counters, self.hyper)
+                X, y, sample_weight, order, self.W, self.state, self._grad, self._work,
+                self._scratch("mark", np.int64), *self._batch_buffers(), self.counters,
+                self.hyper)
         if status or not math.isfinite(sum_loss) or not np.isfinite(self.W).all():
             self.W[...], self.state[...], self.counters[...] = saved
             where = "" if epoch_number is None else f" at epoch {epoch_number}"
@@ -202,6 +262,19 @@ class StochasticSolver:
                 f"learning_rate, or standardize the features (StandardScaler). The model "
                 f"keeps the last finite coefficients (those before this epoch).")
         return sum_loss / sum_weight if sum_weight > 0 else 0.0
+
+    def _batch_buffers(self):
+        """Scratch of the BLAS-3 dense batches: the gathered rows (``batch_size x
+        n_features``) and their scores (``batch_size x n_outputs``); 0 rows (per-row
+        BLAS-1) for batch 1 or when the rows would exceed 32 MiB."""
+        b, p = self.hyper["batch_size"], self.n_features
+        bufs = self._buffers.get(("batch", b))
+        if bufs is None:
+            rows = b if 1 < b and b * p * self.dtype.itemsize <= 32 * 2 ** 20 else 0
+            bufs = self._buffers[("batch", b)] = (
+                np.zeros((rows, p), dtype=self.dtype),
+                np.zeros((rows, self.n_outputs), dtype=self.dtype))
+        return bufs
 
 
 def run_epochs(solver, X, y, sample_weight, *, max_iter, rng, shuffle=True, tol=1e-3,

@@ -37,12 +37,12 @@ each), scores ``P_t x^T V + b``, then updates only its coordinates
 its rows), and the result equals the dense update to rounding (tested).
 ``P`` is renormalized (``W <- P V``, O(n_features)) when it falls below 1e-9
 and at the end of the call, and a step with ``c_t <= 0`` is applied densely.
-Momentum and Adam are not lazy: with a zero gradient, the momentum buffer still carries the coupled L2 term
-and Adam's parameter keeps moving by ``step_size * m / denom`` with
-decaying ``m`` and ``v``, a sum without a cheap closed form under bias
-correction and schedules; their steps update every coordinate (O(n_outputs *
-n_features) per batch: use larger batches on sparse data). Averaging also
-updates every coordinate per step.
+Momentum and Adam are lazy only without coupled L2 (:func:`epoch_csr_active`: an
+exact active set, see its docstring for the maths and for why Adam's
+``eps`` rules out a closed-form catch-up); with coupled L2, the momentum
+buffer and Adam's moments of an idle coordinate still receive ``l2 * w``, and
+:func:`epoch_csr` updates every coordinate (O(n_outputs * n_features) per
+batch). Averaging also updates every coordinate per step.
 
 References
 ----------
@@ -52,12 +52,12 @@ L1-regularized Log-linear Models with Cumulative Penalty", ACL.
 Polyak & Juditsky (1992), "Acceleration of stochastic approximation by averaging".
 """
 from cython cimport floating
-from libc.math cimport sqrt, pow, cos, isfinite, M_PI
+from libc.math cimport sqrt, pow, cos, fabs, copysign, isfinite, M_PI
 
 from fastreg._losses cimport dloss, softmax_dloss
 from fastreg._optim_inline cimport (sgd_coord, momentum_coord, adam_coord, amsgrad_coord,
                                     cumulative_l1, prox_l1)
-from fastreg._utils cimport fdot, faxpy, fscal
+from fastreg._utils cimport fdot, faxpy, fscal, fgemm
 
 # codes shared with fastreg.solvers.stochastic
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "amsgrad": 4}
@@ -86,6 +86,8 @@ cdef enum:
     MODE_SOFTMAX = 2
 
 cdef double P_FLOOR = 1e-9
+# epoch_csr_active tests its active coordinates for freezing once every this many steps
+cdef long long FREEZE_EVERY = 8
 # |dL/dp| is clipped to this (scikit-learn's MAX_DLOSS): a badly scaled problem then
 # grows the iterates linearly, not geometrically, and only a truly unstable step
 # (e.g. lr * alpha > 2) ends in a non-finite value, reported as divergence.
@@ -219,6 +221,43 @@ cdef inline void _update(floating[:, ::1] W, floating[:, :, ::1] state, Py_ssize
     W[k, j] = <floating> w
 
 
+cdef void _adam_loop(floating* w, floating* g, floating* m, floating* v, Py_ssize_t n,
+                     double ss, double b1, double b2, double ib, double eps, double l2,
+                     double shrink, double thr_adaptive, double thr) noexcept nogil:
+    """Adam over ``n`` contiguous coordinates (then ``g`` zeroed), the update of
+    ``adam_coord`` as one branch-free loop over raw pointers that the C compiler
+    vectorizes; prox threshold ``thr_adaptive / denom + thr``. The arithmetic is
+    in the storage precision (float32 data: float32, as torch's fused Adam)."""
+    cdef Py_ssize_t j
+    cdef floating gj, mi, vi, x, a, t
+    cdef floating fb1 = <floating> b1, fc1 = <floating> (1.0 - b1), fb2 = <floating> b2
+    cdef floating fc2 = <floating> (1.0 - b2), fss = <floating> ss, fib = <floating> ib
+    cdef floating feps = <floating> eps, fl2 = <floating> l2, fshrink = <floating> shrink
+    cdef floating fta = <floating> thr_adaptive, ft = <floating> thr, zero = 0
+    if thr_adaptive > 0.0 or thr > 0.0:
+        for j in range(n):
+            gj = g[j] + fl2 * w[j]
+            mi = fb1 * m[j] + fc1 * gj
+            vi = fb2 * v[j] + fc2 * (gj * gj)
+            m[j] = mi
+            v[j] = vi
+            g[j] = zero
+            a = <floating> sqrt(vi) * fib + feps
+            x = fshrink * w[j] - fss * mi / a
+            t = fta / a + ft
+            a = <floating> fabs(x) - t
+            w[j] = <floating> copysign(zero if a < zero else a, x)
+    else:
+        for j in range(n):
+            gj = g[j] + fl2 * w[j]
+            mi = fb1 * m[j] + fc1 * gj
+            vi = fb2 * v[j] + fc2 * (gj * gj)
+            m[j] = mi
+            v[j] = vi
+            g[j] = zero
+            w[j] = fshrink * w[j] - fss * mi / (<floating> sqrt(vi) * fib + feps)
+
+
 cdef void _dense_step(floating[:, ::1] W, floating[:, :, ::1] state, floating[:, ::1] G,
                       const long long[::1] mark, long long stamp, double u, Hyper* h,
                       Step* s) noexcept nogil:
@@ -247,11 +286,9 @@ cdef void _dense_step(floating[:, ::1] W, floating[:, :, ::1] state, floating[:,
                                                     bd, 1.0, True, l2, shrink, thr)
                 G[k, j] = 0
         elif h.optimizer == OPT_ADAM:
-            for j in range(p):
-                W[k, j] = <floating> adam_coord(W[k, j], G[k, j], &state[0, k, j],
-                                                &state[1, k, j], ss, b1, b2, ib, eps, l2,
-                                                shrink, thr, adaptive)
-                G[k, j] = 0
+            _adam_loop(&W[k, 0], &G[k, 0], &state[0, k, 0], &state[1, k, 0], p, ss, b1, b2,
+                       ib, eps, l2, shrink, thr if adaptive else 0.0,
+                       0.0 if adaptive else thr)
         else:
             for j in range(p):
                 W[k, j] = <floating> amsgrad_coord(W[k, j], G[k, j], &state[0, k, j],
@@ -334,11 +371,75 @@ cdef inline double _clip(double d) noexcept nogil:
     return d
 
 
+cdef inline int _row_loss(Hyper* h, floating[:, ::1] W, double* scores, double scale,
+                          double yi, double sw, double* dl, double* sum_loss,
+                          double* sum_weight) noexcept nogil:
+    """``scores_k <- scale * scores_k + b_k`` (``scale``: the lazy weight scale, or 1),
+    the loss derivatives into ``dl`` and ``s_i L_i``, ``s_i`` into the running sums.
+    Returns 1 (and leaves the sums alone) when a score is not finite."""
+    cdef Py_ssize_t k, K = W.shape[0], p = W.shape[1] - 1
+    cdef double lv
+    for k in range(K):
+        scores[k] = scale * scores[k] + W[k, p]
+        if not isfinite(scores[k]):
+            return 1
+    lv = _dlosses(h, yi, scores, dl, K)
+    sum_loss[0] += sw * lv
+    sum_weight[0] += sw
+    return 0
+
+
+cdef int _batch_gradient(const floating[:, ::1] X, const floating[::1] y,
+                         const floating[::1] sample_weight, const Py_ssize_t[::1] order,
+                         Py_ssize_t start, Py_ssize_t end, floating[:, ::1] W,
+                         floating[:, ::1] G, floating[:, ::1] R, floating[:, ::1] S,
+                         double* scores, double* dl, long long[::1] mark, long long stamp,
+                         Hyper* h, double* sum_loss, double* sum_weight) noexcept nogil:
+    """Minibatch gradient by BLAS-3 into ``G`` (intercepts in its last column).
+
+    ``R[r] = X[order[start + r]]``; ``S = R W_:p^T`` (one gemm); per row the
+    loss derivatives, ``S[r, k] <- s_i dL_ik / |B|``; ``G_:p += S^T R``
+    (one gemm), ``G_p += sum_r S[r]``. Returns 1 on a non-finite score.
+    """
+    cdef Py_ssize_t r, k, j, i, nb = end - start, K = W.shape[0], p = X.shape[1]
+    cdef double lv, sw
+    for r in range(nb):
+        i = order[start + r]
+        for j in range(p):
+            R[r, j] = X[i, j]
+    # C-ordered (rows, cols; row stride ld) blocks are column-major (cols, rows; ld)
+    fgemm(c'T', c'N', <int> K, <int> nb, <int> p, <floating> 1.0, &W[0, 0], <int> (p + 1),
+          &R[0, 0], <int> p, <floating> 0.0, &S[0, 0], <int> K)
+    for r in range(nb):
+        i = order[start + r]
+        for k in range(K):
+            scores[k] = S[r, k]
+        sw = sample_weight[i]
+        if _row_loss(h, W, scores, 1.0, y[i], sw, dl, sum_loss, sum_weight):
+            return 1
+        for k in range(K):
+            S[r, k] = <floating> (sw * dl[k] / nb)
+            G[k, p] += S[r, k]
+        if h.cumulative:
+            for j in range(p):
+                if R[r, j] != 0:
+                    mark[j] = stamp
+    fgemm(c'N', c'T', <int> p, <int> K, <int> nb, <floating> 1.0, &R[0, 0], <int> p,
+          &S[0, 0], <int> K, <floating> 1.0, &G[0, 0], <int> (p + 1))
+    return 0
+
+
 def epoch_dense(const floating[:, ::1] X, const floating[::1] y,
                 const floating[::1] sample_weight, const Py_ssize_t[::1] order,
                 floating[:, ::1] W, floating[:, :, ::1] state, floating[:, ::1] grad_buf,
-                double[::1] work, long long[::1] mark, double[::1] counters, dict hyper):
+                double[::1] work, long long[::1] mark, floating[:, ::1] batch_rows,
+                floating[:, ::1] batch_scores, double[::1] counters, dict hyper):
     """One epoch over the dense C-ordered rows ``X[order]``; updates ``W``, ``state`` in place.
+
+    Batches of several rows (when ``batch_rows`` has ``batch_size`` rows) are
+    gathered into ``batch_rows`` and go through BLAS-3: ``S = X_B W^T`` and
+    ``G += D^T X_B`` (``D_ik = s_i dL_ik / |B|``) by two ``gemm`` calls;
+    single rows use ``dot``/``axpy``.
 
     Parameters
     ----------
@@ -356,6 +457,9 @@ def epoch_dense(const floating[:, ::1] X, const floating[::1] y,
     grad_buf : ndarray like ``W``, all zeros (left all zeros)
     work : float64 ndarray of length >= (2 + batch_size) * n_outputs (scratch)
     mark : int64 ndarray of length n_features (scratch for the cumulative L1)
+    batch_rows : ndarray of shape (batch_size, n_features) or (0, n_features) (scratch)
+        With 0 rows (or batch_size 1) every row goes through BLAS-1.
+    batch_scores : ndarray of shape (batch_size, n_outputs) (scratch, with batch_rows)
     counters : float64 ndarray [t, u, n_avg], updated in place
         Steps taken, cumulative L1 total, number of averaged iterates.
     hyper : dict
@@ -378,8 +482,12 @@ def epoch_dense(const floating[:, ::1] X, const floating[::1] y,
     cdef double* scores = &work[0]
     cdef double* dl = &work[K]
     cdef double* coefs = &work[2 * K]
+    cdef bint blas3 = h.batch_size > 1 and batch_rows.shape[0] >= h.batch_size
     # plain SGD without cumulative L1 skips the gradient buffer (scal + axpy per row)
-    cdef bint fused = h.optimizer == OPT_SGD and not h.cumulative
+    cdef bint fused = h.optimizer == OPT_SGD and not h.cumulative and not blas3
+    if blas3 and (batch_rows.shape[1] != p or batch_scores.shape[0] < h.batch_size
+                  or batch_scores.shape[1] != K):
+        raise ValueError("batch_rows / batch_scores have a wrong shape")
     if work.shape[0] < (2 + h.batch_size) * K:
         raise ValueError("work must have length >= (2 + batch_size) * n_outputs")
     if X.shape[0] != y.shape[0] or X.shape[0] != sample_weight.shape[0]:
@@ -397,31 +505,33 @@ def epoch_dense(const floating[:, ::1] X, const floating[::1] y,
             nb = end - start
             t += 1.0
             _make_step(&h, t, &s, &u)
-            for ii in range(start, end):
-                i = order[ii]
-                for k in range(K):
-                    scores[k] = fdot(<int> p, &X[i, 0], 1, &W[k, 0], 1) + W[k, p]
-                    if not isfinite(scores[k]):
-                        status = 1
-                if status:
-                    break
-                lv = _dlosses(&h, y[i], scores, dl, K)
-                sw = sample_weight[i]
-                sum_loss += sw * lv
-                sum_weight += sw
-                if fused:
+            if blas3:
+                status = _batch_gradient(X, y, sample_weight, order, start, end, W, grad_buf,
+                                         batch_rows, batch_scores, scores, dl, mark,
+                                         <long long> t, &h, &sum_loss, &sum_weight)
+            else:
+                for ii in range(start, end):
+                    i = order[ii]
                     for k in range(K):
-                        coefs[(ii - start) * K + k] = sw * dl[k] / nb
-                    continue
-                for k in range(K):
-                    c = sw * dl[k] / nb
-                    if c != 0.0:
-                        faxpy(<int> p, <floating> c, &X[i, 0], 1, &grad_buf[k, 0], 1)
-                        grad_buf[k, p] += <floating> c
-                if h.cumulative:
-                    for j in range(p):
-                        if X[i, j] != 0:
-                            mark[j] = <long long> t
+                        scores[k] = fdot(<int> p, &X[i, 0], 1, &W[k, 0], 1)
+                    sw = sample_weight[i]
+                    status = _row_loss(&h, W, scores, 1.0, y[i], sw, dl, &sum_loss,
+                                       &sum_weight)
+                    if status:
+                        break
+                    if fused:
+                        for k in range(K):
+                            coefs[(ii - start) * K + k] = sw * dl[k] / nb
+                        continue
+                    for k in range(K):
+                        c = sw * dl[k] / nb
+                        if c != 0.0:
+                            faxpy(<int> p, <floating> c, &X[i, 0], 1, &grad_buf[k, 0], 1)
+                            grad_buf[k, p] += <floating> c
+                    if h.cumulative:
+                        for j in range(p):
+                            if X[i, j] != 0:
+                                mark[j] = <long long> t
             if status:
                 for k in range(K):
                     for j in range(p + 1):
@@ -616,18 +726,11 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
                         snap_a[j] = A
                     for k in range(K):
                         scores[k] += x * W[k, j]
-                for k in range(K):
-                    if lazy_now:
-                        scores[k] = P * scores[k]
-                    scores[k] += W[k, p]
-                    if not isfinite(scores[k]):
-                        status = 1
+                sw = sample_weight[i]
+                status = _row_loss(&h, W, scores, P if lazy_now else 1.0, y[i], sw, dl,
+                                   &sum_loss, &sum_weight)
                 if status:
                     break
-                lv = _dlosses(&h, y[i], scores, dl, K)
-                sw = sample_weight[i]
-                sum_loss += sw * lv
-                sum_weight += sw
                 for k in range(K):
                     c = sw * dl[k] / nb
                     grad_buf[k, p] += <floating> c
@@ -683,6 +786,254 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
             start = end
         if lazy:
             _finalize(W, snap_a, &P, &A, prox)
+    counters[0] = t
+    counters[1] = u
+    counters[2] = n_avg
+    return sum_loss, sum_weight, status
+
+
+cdef inline bint _can_freeze(floating[:, ::1] W, floating[:, :, ::1] state, Py_ssize_t j,
+                             Hyper* h, double drift, double zero_c, double ftol) noexcept nogil:
+    """Whether coordinate ``j`` (all outputs), not touched from the next step on, would
+    move only by the decoupled shrink (to rounding): then it can be frozen.
+
+    Without L1 prox: the remaining drift of the dense updates is bounded by
+    ``drift * |m| * f`` (see :func:`epoch_csr_active`), which must be
+    ``<= ftol * |w|``. With the L1 prox: ``w == 0`` and ``zero_c * |m| <=
+    l1_lim``, which keeps ``w`` exactly 0 at every later step.
+    """
+    cdef Py_ssize_t k
+    cdef double w, m, f, fv, r, vv
+    cdef bint adam = h.optimizer == OPT_ADAM or h.optimizer == OPT_AMSGRAD
+    for k in range(W.shape[0]):
+        w = W[k, j]
+        m = fabs(state[0, k, j])
+        if h.l1 > 0.0:
+            if w != 0.0:
+                return False
+            if adam:
+                if not zero_c * m <= h.l1 * (1.0 - 1e3 * ftol):
+                    return False
+            elif not zero_c * m <= h.l1 / (1.0 - h.momentum) * (1.0 - 1e3 * ftol):
+                return False
+            continue
+        if m == 0.0:
+            continue
+        if adam:
+            # sum_k b1^k / max(eps, sqrt(v) beta^k), beta = sqrt(b2) (v_max: beta = 1)
+            f = h.beta1 / ((1.0 - h.beta1) * h.eps)
+            if h.optimizer == OPT_AMSGRAD:
+                vv = sqrt(state[2, k, j])
+                r = h.beta1
+            else:
+                vv = sqrt(state[1, k, j])
+                r = h.beta1 / sqrt(h.beta2)
+            if r < 1.0 and vv > 0.0:
+                fv = r / ((1.0 - r) * vv)
+                if fv < f:
+                    f = fv
+        else:
+            f = 1.0
+        if not drift * m * f <= ftol * fabs(w):
+            return False
+    return True
+
+
+cdef inline void _wake(floating[:, ::1] W, floating[:, :, ::1] state, Py_ssize_t j,
+                       double idle, double P, Hyper* h) noexcept nogil:
+    """Bring a frozen coordinate to its dense value: ``w = P V``, and the moments
+    decayed over ``idle`` zero-gradient steps (``m b1^idle``, ``v b2^idle``;
+    ``v_max`` unchanged; momentum buffer ``b mu^idle``)."""
+    cdef Py_ssize_t k
+    cdef double dm = 1.0, dv = 1.0
+    cdef bint adam = h.optimizer == OPT_ADAM or h.optimizer == OPT_AMSGRAD
+    if idle > 0.0:
+        dm = pow(h.beta1, idle) if adam else pow(h.momentum, idle)
+        dv = pow(h.beta2, idle)
+    for k in range(W.shape[0]):
+        W[k, j] = <floating> (P * W[k, j])
+        if dm != 1.0:
+            state[0, k, j] = <floating> (dm * state[0, k, j])
+        if adam and dv != 1.0:
+            state[1, k, j] = <floating> (dv * state[1, k, j])
+
+
+def epoch_csr_active(const floating[::1] data, const int[::1] indices,
+                     const int[::1] indptr, const floating[::1] y,
+                     const floating[::1] sample_weight, const Py_ssize_t[::1] order,
+                     floating[:, ::1] W, floating[:, :, ::1] state, floating[:, ::1] grad_buf,
+                     double[::1] work, Py_ssize_t[::1] active, double[::1] frozen_at,
+                     double[::1] counters, dict hyper, double lr_bound):
+    """Exact lazy epoch over CSR rows for momentum / Nesterov / Adam / AMSGrad (AdamW).
+
+    Same result as :func:`epoch_csr` (dense updates of every coordinate) up to
+    rounding and a truncation below ``2^-52 |w|`` (float64; ``2^-24`` float32)
+    per coordinate, when there is no coupled L2 (``l2 = 0``), no averaging and
+    no cumulative L1; decoupled weight decay and the L1 prox are allowed.
+
+    The maths. A coordinate with zero loss gradient from step ``a`` on, and
+    ``l2 = 0``, has decaying moments: ``m_s = b1^(s-a) m_a``, ``v_s = b2^(s-a)
+    v_a`` (momentum: ``b_s = mu^(s-a) b_a``), and its dense update is
+    ``w_s = S(c_s w_{s-1} - step_s d_s, thr_s)`` with ``c_s = 1 - lr_s wd`` and
+    the drift ``step_s d_s``: ``lr_s b_s`` (heavy ball), ``lr_s mu b_s``
+    (Nesterov), ``lr_s / (1 - b1^s) m_s / (sqrt(v_s / (1 - b2^s)) + eps)``
+    (Adam; ``v_max`` for AMSGrad, constant since ``v`` decays). The shrink
+    composes in closed form (``w_t = P_t / P_a w_a``, Bottou's scale ``P``),
+    the drift does not (for Adam ``sum_k b1^k / (x beta^k + eps)`` with ``x =
+    sqrt(v_a)`` has no closed form because of ``eps``), but it decays
+    geometrically: with ``lr_s <= lr_bound``, the whole future drift is at most
+    ``lr_bound / (1 - b1^(a+1)) |m_a| min(b1 / ((1 - b1) eps), r / ((1 - r)
+    sqrt(v_a)))`` with ``r = b1 / sqrt(b2) < 1`` (Adam; ``r = b1`` and
+    ``sqrt(v_max)`` for AMSGrad), ``lr_bound |b_a| mu / (1 - mu)`` (heavy
+    ball, one more factor ``mu`` for Nesterov). So the kernel keeps an *active
+    set*: every touched coordinate, updated densely at every step (exactly the
+    dense arithmetic), until its drift bound falls below ``2^-52 |w|``; it is
+    then *frozen* (stored as ``V = w / P``) and costs nothing until a row
+    touches it again, when ``w = P V`` and the moments are decayed in closed
+    form (``m b1^idle``, ``v b2^idle``). With the L1 prox a coordinate is
+    frozen only at ``w = 0`` once the prox provably keeps it there: at
+    ``w = 0`` the dense step gives 0 iff ``step_s |d_s| <= thr_s``, i.e. ``|m_s|
+    / (1 - b1^s) <= l1`` (Adam, threshold ``lr l1 / denom``) or ``|b_s| <=
+    l1 / (1 - mu)`` (heavy ball; ``mu |b_s|`` Nesterov), a non-increasing
+    quantity for ``s > a``. A batch costs O(its nnz + active set): the
+    active set is about (nnz per batch) x (steps for the moments to decay,
+    ~300 for Adam's defaults), so the saving is large for small batches on
+    many features and vanishes when every feature is touched every ~300 steps.
+    With coupled L2 (``l2 > 0``) the gradient ``l2 w`` of an idle coordinate is
+    not zero and nothing is lazy (use :func:`epoch_csr`).
+
+    Parameters
+    ----------
+    As :func:`epoch_csr`, plus
+    active : intp ndarray of length n_features (scratch)
+    frozen_at : float64 ndarray of length n_features (scratch: the step at
+        which a coordinate was frozen, -1 when active)
+    lr_bound : float
+        An upper bound of the learning rate of every later step.
+
+    On return ``W`` and ``state`` hold the dense values at the last step.
+    """
+    cdef Hyper h = _read_hyper(hyper)
+    cdef Step s
+    cdef Py_ssize_t n = order.shape[0], K = W.shape[0], p = W.shape[1] - 1
+    cdef Py_ssize_t start, end, ii, i, k, j, jj, nb, a, n_active = 0
+    cdef double t = counters[0], u = counters[1], n_avg = counters[2]
+    cdef double sum_loss = 0.0, sum_weight = 0.0, lv, sw, c, x
+    cdef double P = 1.0, P_new, drift, zero_c, bc_next
+    cdef double ftol = 2.0 ** -52 if floating is double else 2.0 ** -24
+    cdef bint adam = h.optimizer == OPT_ADAM or h.optimizer == OPT_AMSGRAD, check
+    cdef int status = 0
+    cdef double* scores = &work[0]
+    cdef double* dl = &work[K]
+    if y.shape[0] != sample_weight.shape[0] or indptr.shape[0] != y.shape[0] + 1:
+        raise ValueError("indptr, y and sample_weight do not match")
+    if grad_buf.shape[0] != K or grad_buf.shape[1] != p + 1 or work.shape[0] < 2 * K:
+        raise ValueError("grad_buf or work has a wrong shape")
+    if active.shape[0] < p or frozen_at.shape[0] < p:
+        raise ValueError("active or frozen_at has a wrong shape")
+    if state.shape[1] != K or state.shape[2] != p + 1 or state.shape[0] < 1:
+        raise ValueError("state has a wrong shape")
+    if (h.optimizer == OPT_SGD or h.l2 != 0.0 or h.avg_slot >= 0 or h.cumulative
+            or not lr_bound * h.weight_decay < 1.0):
+        raise ValueError("epoch_csr_active needs momentum, nesterov, adam or amsgrad without "
+                         "coupled L2, averaging or cumulative L1, and lr_bound * "
+                         "weight_decay < 1")
+    with nogil:
+        # coefficients of the freeze test for the step after t (see _can_freeze)
+        if adam:
+            bc_next = 1.0 - pow(h.beta1, t + 1.0)
+            drift = lr_bound / bc_next
+            zero_c = h.beta1 / bc_next
+        else:
+            drift = lr_bound * h.momentum / (1.0 - h.momentum)
+            zero_c = h.momentum
+            if h.optimizer == OPT_NESTEROV:
+                drift = drift * h.momentum
+                zero_c = zero_c * h.momentum
+        for j in range(p):
+            if _can_freeze(W, state, j, &h, drift, zero_c, ftol):
+                frozen_at[j] = t
+            else:
+                frozen_at[j] = -1.0
+                active[n_active] = j
+                n_active += 1
+        start = 0
+        while start < n and status == 0:
+            end = start + h.batch_size
+            if end > n:
+                end = n
+            nb = end - start
+            t += 1.0
+            _make_step(&h, t, &s, &u)
+            for ii in range(start, end):
+                i = order[ii]
+                for k in range(K):
+                    scores[k] = 0.0
+                for jj in range(indptr[i], indptr[i + 1]):
+                    x = data[jj]
+                    if x == 0:
+                        continue
+                    j = indices[jj]
+                    if frozen_at[j] >= 0.0:
+                        _wake(W, state, j, t - 1.0 - frozen_at[j], P, &h)
+                        frozen_at[j] = -1.0
+                        active[n_active] = j
+                        n_active += 1
+                    for k in range(K):
+                        scores[k] += x * W[k, j]
+                sw = sample_weight[i]
+                status = _row_loss(&h, W, scores, 1.0, y[i], sw, dl, &sum_loss, &sum_weight)
+                if status:
+                    break
+                for k in range(K):
+                    c = sw * dl[k] / nb
+                    grad_buf[k, p] += <floating> c
+                    if c == 0.0:
+                        continue
+                    for jj in range(indptr[i], indptr[i + 1]):
+                        grad_buf[k, indices[jj]] += <floating> (c * data[jj])
+            if status:
+                for k in range(K):
+                    for j in range(p + 1):
+                        grad_buf[k, j] = 0
+                break
+            P_new = P * s.shrink
+            if adam:
+                bc_next = 1.0 - pow(h.beta1, t + 1.0)
+                drift = lr_bound / bc_next
+                zero_c = h.beta1 / bc_next
+            # the freeze test (sqrt, divisions) every FREEZE_EVERY steps: freezing later is
+            # still exact, and the test costs more than an update
+            check = (<long long> t) % FREEZE_EVERY == 0
+            a = 0
+            while a < n_active:
+                j = active[a]
+                for k in range(K):
+                    _update(W, state, k, j, grad_buf[k, j], &h, &s, 0.0, s.shrink, s.thr)
+                    grad_buf[k, j] = 0
+                if check and _can_freeze(W, state, j, &h, drift, zero_c, ftol):
+                    for k in range(K):
+                        W[k, j] = <floating> (W[k, j] / P_new)
+                    frozen_at[j] = t
+                    n_active -= 1
+                    active[a] = active[n_active]
+                else:
+                    a += 1
+            for k in range(K):
+                if h.fit_intercept:
+                    _update(W, state, k, p, grad_buf[k, p], &h, &s, 0.0, 1.0, 0.0)
+                grad_buf[k, p] = 0
+            P = P_new
+            if P < P_FLOOR:
+                for j in range(p):
+                    if frozen_at[j] >= 0.0:
+                        for k in range(K):
+                            W[k, j] = <floating> (P * W[k, j])
+                P = 1.0
+            start = end
+        for j in range(p):
+            if frozen_at[j] >= 0.0:
+                _wake(W, state, j, t - frozen_at[j], P, &h)
     counters[0] = t
     counters[1] = u
     counters[2] = n_avg

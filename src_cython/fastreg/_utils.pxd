@@ -6,6 +6,7 @@ Python objects, safe inside ``with nogil`` blocks.
 from cython cimport floating
 from libc.math cimport fabs, fmax, fmin
 from scipy.linalg.cython_blas cimport ddot, sdot, daxpy, saxpy, dnrm2, snrm2, dscal, sscal
+from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 
 cdef inline double fsign(double x) noexcept nogil:
@@ -69,3 +70,20 @@ cdef inline void fscal(int n, floating alpha, floating* x, int incx) noexcept no
         dscal(&n, &alpha, x, &incx)
     else:
         sscal(&n, &alpha, x, &incx)
+
+
+cdef inline void fgemm(char transa, char transb, int m, int n, int k, floating alpha,
+                       const floating* a, int lda, const floating* b, int ldb,
+                       floating beta, floating* c, int ldc) noexcept nogil:
+    """BLAS ``C <- alpha op(A) op(B) + beta C`` (column-major, as Fortran), float32 or float64.
+
+    A C-ordered ``(r, s)`` block with row stride ``ld`` is the column-major
+    ``(s, r)`` matrix of leading dimension ``ld``: pass C-ordered operands
+    transposed accordingly.
+    """
+    if floating is double:
+        dgemm(&transa, &transb, &m, &n, &k, &alpha, <double*> a, &lda, <double*> b, &ldb,
+              &beta, c, &ldc)
+    else:
+        sgemm(&transa, &transb, &m, &n, &k, &alpha, <float*> a, &lda, <float*> b, &ldb,
+              &beta, c, &ldc)
