@@ -13,7 +13,8 @@ a CSV of every (time, gap) point, and a gap-against-time PNG per problem.
 Usage::
 
     python bench/lasso.py --quick          # smoke run: small problems, alpha_max/10 and /100, ~2 min
-    python bench/lasso.py                  # full protocol (long: run on a quiet machine)
+    python bench/lasso.py                  # full protocol (long: run on a quiet machine;
+                                           # budget 120 s per cell, 40 s for sklearn/scipy_ref)
     python bench/lasso.py --problems leukemia,a9a --solvers fastreg,celer --budget 60
 """
 import os
@@ -40,6 +41,7 @@ from objective import Objective  # noqa: E402
 from solvers import NAMES as SOLVERS, available_solvers  # noqa: E402
 
 TARGET = 1e-6
+SLOW_REFERENCES = ("sklearn", "scipy_ref")  # budget --ref-budget
 PKGS = ["numpy", "scipy", "sklearn", "celer", "skglm", "fastreg"]
 
 
@@ -119,10 +121,15 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=None,
                         help="max cumulative seconds per (problem, alpha, solver); "
                              "default 120 (quick: 1.5)")
+    parser.add_argument("--ref-budget", type=float, default=None,
+                        help="budget of the slow reference solvers (sklearn, scipy_ref); "
+                             "default: --budget (full run: 40)")
     parser.add_argument("--out", default=None,
                         help="results folder (default bench/results, quick: bench/results/quick)")
     args = parser.parse_args(argv)
     budget = args.budget if args.budget is not None else (1.5 if args.quick else 120.0)
+    ref_budget = args.ref_budget if args.ref_budget is not None else \
+        (budget if args.quick or args.budget is not None else 40.0)
     out_dir = args.out or os.path.join(HERE, "results", "quick" if args.quick else "")
     os.makedirs(out_dir, exist_ok=True)
     regs = [float(r) for r in (args.regs or ("10,100" if args.quick else "10,100,1000")).split(",")]
@@ -144,7 +151,9 @@ def main(argv=None):
             for name in names:
                 solver = solver_classes[name]()
                 solver.set_objective(**obj.get_objective())
-                res = time_to_target(solver, obj, TARGET, budget, args.repeat)
+                res = time_to_target(solver, obj, TARGET,
+                                     ref_budget if name in SLOW_REFERENCES else budget,
+                                     args.repeat)
                 results[(problem, reg, name)] = res
                 for stop, t, g in res["curve"]:
                     rows_csv.append([problem, reg, name, stop, f"{t:.6g}", f"{g:.6g}"])
@@ -180,6 +189,7 @@ def main(argv=None):
                            columns=["alpha"] + names, rows=rows, image=png))
     header = {
         "Protocol": PROTOCOL.format(target=TARGET, repeat=args.repeat, budget=budget)
+        + f"\n\nBudget of sklearn and scipy_ref: {ref_budget:g} s per cell."
         + ("\n\n**Quick run** (--quick): scaled-down problems and a short budget; "
            "not the benchmark's numbers." if args.quick else ""),
         "Machine": machine_info(),

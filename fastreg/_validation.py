@@ -185,6 +185,23 @@ def _is_sparse(X):
     return sp.issparse(X)
 
 
+def _native_byte_order(X):
+    """``X`` with its float data in native byte order (a copy only when it is not).
+
+    scikit-learn's ``check_array`` compares dtypes with their byte order, so a
+    big-endian float32 array would otherwise be promoted to float64.
+    """
+    data = X.data if _is_sparse(X) else X
+    dt = getattr(data, "dtype", None)
+    if dt is None or dt.kind != "f" or dt.isnative:
+        return X
+    native = dt.newbyteorder("=")
+    if _is_sparse(X):
+        X = X.tocsc() if X.format not in ("csr", "csc") else X
+        return type(X)((X.data.astype(native), X.indices, X.indptr), shape=X.shape)
+    return np.asarray(X).astype(native, order="K")
+
+
 def check_X(X, *, estimator=None, reset=True, accept_sparse="csc", order="F",
             dtype=FLOAT_DTYPES, name="X", ensure_min_samples=1, ensure_min_features=1):
     """Validate a design matrix for the compiled solvers.
@@ -201,6 +218,7 @@ def check_X(X, *, estimator=None, reset=True, accept_sparse="csc", order="F",
     """
     if _is_sparse(X):
         check_sparse_structure(X, name)
+    X = _native_byte_order(X)
     kwargs = dict(accept_sparse=accept_sparse, order=order, dtype=list(dtype),
                   ensure_min_samples=ensure_min_samples,
                   ensure_min_features=ensure_min_features, accept_large_sparse=True)

@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d
 
 from .._validation import check_sample_weight, check_X_y
-from ._base import ValidatedDecisionMixin
+from ._base import ValidatedDecisionMixin, VersionedPickleMixin
 from .path import alpha_max, enet_path
 from .regression import ElasticNet, Lasso
 
@@ -71,7 +71,7 @@ def _fold_mse(X, y, sample_weight, train, test, l1_ratio, alphas, path_params):
     return np.average(sq, weights=sample_weight[test], axis=0)
 
 
-class _EnetCVBase(ValidatedDecisionMixin, RegressorMixin, LinearModel):
+class _EnetCVBase(VersionedPickleMixin, ValidatedDecisionMixin, RegressorMixin, LinearModel):
     """Shared fit of :class:`LassoCV` and :class:`ElasticNetCV` (not public)."""
 
     _parameter_constraints: dict = {
@@ -203,6 +203,10 @@ class _EnetCVBase(ValidatedDecisionMixin, RegressorMixin, LinearModel):
         # (n_l1_ratio, n_folds, n_alphas) -> (n_l1_ratio, n_alphas, n_folds)
         mse = np.moveaxis(np.reshape(mse, (len(l1_ratios), len(folds), -1)), 2, 1)
         mean = mse.mean(axis=2)
+        if not np.isfinite(mean).any():
+            raise ValueError("LassoCV/ElasticNetCV: every cross-validation error is non-finite "
+                             "(overflow of the squared errors): rescale y and X")
+        mean = np.where(np.isfinite(mean), mean, np.inf)
 
         best_r = int(np.argmin(mean.min(axis=1)))  # first l1_ratio reaching the overall min
         i_min = int(np.argmin(mean[best_r]))

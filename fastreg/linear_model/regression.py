@@ -22,14 +22,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_X_y
-from ._base import ValidatedDecisionMixin
+from ._base import ValidatedDecisionMixin, VersionedPickleMixin
 from ..solvers.cd import enet_cd
 from .path import _weights, enet_path, penalty_arrays
 
 __all__ = ["ElasticNet", "Lasso"]
 
 
-class ElasticNet(ValidatedDecisionMixin, MultiOutputMixin, RegressorMixin, LinearModel):
+class ElasticNet(VersionedPickleMixin, ValidatedDecisionMixin, MultiOutputMixin, RegressorMixin, LinearModel):
     """Linear regression with combined L1 and L2 priors, box constraints and penalty factors.
 
     Minimizes ``1/(2n) ||y - Xw - b||^2_s + alpha * l1_ratio * sum_j pf_j |w_j|

@@ -11,7 +11,9 @@ sum(sample_weight)`` (``1/n`` without weights), ``l1 = alpha * l1_ratio * pf``
 and ``l2 = alpha * (1 - l1_ratio) * pf``. The intercept ``b`` (unpenalized) is
 eliminated exactly (implicit centering, see :mod:`fastreg._cd`).
 
-Algorithm (outer loop in Python, everything per-epoch in Cython):
+Algorithm (the whole loop below runs compiled and without the GIL in
+:func:`fastreg._cd.enet_solve_dense` / ``enet_solve_sparse``; this module validates,
+sets up, and reports):
 
 1. **Dual point** from the residual ``rho = y - X w - b``: with
    ``c_j = sum_i h_i (x_ij - mu_j) rho_i`` (one OpenMP pass over the
@@ -59,7 +61,6 @@ rules for sparsity enforcing penalties, JMLR. Tibshirani et al. (2012), Strong
 rules for discarding predictors in lasso-type problems, JRSS-B.
 """
 import os
-import time
 import warnings
 from dataclasses import dataclass
 
@@ -123,7 +124,10 @@ def column_stats(X, h, fit_intercept):
     """Weighted column means ``mu`` and centered squared norms (Lipschitz constants).
 
     ``mu_j = sum_i h_i x_ij / sum(h)`` (zeros if not ``fit_intercept``) and
-    ``L_j = sum_i h_i (x_ij - mu_j)^2``; float64 arrays. ``X`` as validated by
+    ``L_j = sum_i h_i (x_ij - mu_j)^2``; float64 arrays. With ``fit_intercept``, ``L_j``
+    is set to 0 (the feature is then never updated) when it is at the rounding level of
+    the uncentered norm, ``L_j <= (4 sqrt(n) eps)^2 sum_i h_i x_ij^2``: such a column is
+    constant up to rounding. ``X`` as validated by
     :func:`fastreg._validation.check_X` (Fortran dense or CSC int32).
     """
     p = X.shape[1]
@@ -133,6 +137,12 @@ def column_stats(X, h, fit_intercept):
         _cd.col_stats_sparse(X.data, X.indices, X.indptr, h, mu, lips, bool(fit_intercept))
     else:
         _cd.col_stats_dense(X, h, mu, lips, bool(fit_intercept))
+    if fit_intercept and p:
+        # a column that is constant up to rounding has a centered norm of rounding noise
+        # (e.g. ~eps^2 of its squared norm): it carries nothing, treat it as constant
+        H = float(np.sum(h, dtype=np.float64))
+        noise = (4.0 * np.sqrt(X.shape[0]) * np.finfo(np.float64).eps) ** 2
+        lips[lips <= noise * (lips + H * mu * mu)] = 0.0
     return mu, lips
 
 
@@ -176,6 +186,13 @@ class _Design:
             col[self.indices[s:e]] = self.data[s:e]
             return col
         return self.X[:, j]
+
+    def enet_solve(self, *args, **kwargs):
+        """The whole compiled fit (:func:`fastreg._cd.enet_solve_dense` / ``_sparse``)."""
+        kwargs.setdefault("n_threads", self.n_threads)
+        if self.sparse:
+            return _cd.enet_solve_sparse(self.data, self.indices, self.indptr, *args, **kwargs)
+        return _cd.enet_solve_dense(self.X, *args, **kwargs)
 
     def solve(self, *args, **kwargs):
         if self.sparse:
@@ -296,6 +313,9 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
     if stats is None:
         stats = column_stats(X, h, fit_intercept)
     mu, lips = stats
+    if not (np.all(np.isfinite(lips)) and np.all(np.isfinite(mu))):
+        raise ValueError("X has values too large: the squared column norms overflow float64 "
+                         "(overflow); rescale X")
     excluded = excluded | (lips <= 0) | ((lower == 0) & (upper == 0))
 
     w = np.zeros(p, dtype=dtype) if coef_init is None else \
@@ -305,127 +325,68 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
     support = np.flatnonzero(w)
     if support.size:
         design.axpy_columns(-w[support], support, R)
-    hy = (h * y).astype(np.float64)
+    # (no BLAS dot on n-vectors: a threaded ddot costs milliseconds on a busy machine)
+    y64 = y.astype(np.float64)
+    hy = h64 * y64
     ybar = float(hy.sum()) / H if fit_intercept else 0.0
-    P0 = 0.5 * float(np.dot(h64, (y.astype(np.float64) - ybar) ** 2))
+    yc = y64 - ybar
+    P0 = 0.5 * float((h64 * yc * yc).sum())
+    if not np.isfinite(P0):
+        raise ValueError("y has values too large: its squared norm overflows float64 "
+                         "(overflow); rescale y")
     # gaps below the rounding level of the objective cannot be certified
-    tol_abs = max(tol * P0, 32 * float(np.finfo(np.float64).eps) * 0.5 * float(np.dot(hy, y)))
+    tol_abs = max(tol * P0, 32 * float(np.finfo(np.float64).eps) * 0.5 * float((hy * y64).sum()))
 
     active = np.flatnonzero(~excluded).astype(np.int32)
-    hard_mask = (l1 == 0) & (l2 == 0) & (np.isinf(lower) | np.isinf(upper)) & ~excluded
+    hard = active[((l1 == 0) & (l2 == 0) & (np.isinf(lower) | np.isinf(upper)))[active]]
+    errors = []
+
+    def project(rho_view):
+        """Make the dual point orthogonal to the unpenalized columns (see _hard_projection)."""
+        try:
+            rho = np.asarray(rho_view)
+            rho[:] = _hard_projection(design, rho, h, mu, w, lower, upper, hard)
+        except BaseException as exc:  # re-raised below, after the compiled loop returns
+            errors.append(exc)
+            raise
+
     shuffle = selection == "random"
+    seed = 0
     if shuffle:
         rng = random_state if isinstance(random_state, np.random.RandomState) \
             else np.random.RandomState(random_state)
-    K = int(anderson_k)
-    intercept = np.zeros(1)
-    R_tmp = np.empty(n, dtype=dtype)
+        seed = int(rng.randint(0, 2**31 - 1))
+    ws_init = np.empty(0, dtype=np.int32) if ws_init is None else \
+        np.ascontiguousarray(ws_init, dtype=np.int32)
+    corr = np.empty(p) if return_corr else None
     eps_margin = (1e-3 if dtype == np.float32 else 1e-9) * np.sqrt(2 * P0)
-
-    D_best = -np.inf
-    gap = np.inf
-    P = np.inf
-    n_epochs = 0
-    converged = False
-    corr_full = np.full(p, np.nan) if return_corr else None
-    it = 0
-    # float32 iterates stop improving near eps(float32) * P0 (rounding of R): stop
-    # once the gap has not decreased by 10% in _FLOAT32_PATIENCE outer iterations
-    best_gap, n_stalled = np.inf, 0
-    ws = np.empty(0, dtype=np.int32)
-    has_hard = bool(hard_mask.any())
-    score = np.empty(active.size)
-    screened = np.empty(active.size, dtype=np.uint8)
-
-    def full_gap():
-        """Primal value, dual value, correlations and dual scaling at the current iterate."""
-        b = float(np.dot(h64, R)) / H if fit_intercept else 0.0
-        rho = R - b if dtype == np.float64 else R.astype(np.float64) - b
-        rho_d = rho
-        if has_hard:
-            hard = active[hard_mask[active]]
-            if hard.size:
-                rho_d = _hard_projection(design, rho, h, mu, w, lower, upper, hard)
-        v_d = h64 * rho_d
-        c = design.xtv(v_d if dtype == np.float64 else v_d.astype(dtype), active)
-        if fit_intercept:
-            c -= mu[active] * float(v_d.sum())
-        s, G = _cd.enet_dual_terms(c, l1, l2, lower, upper, active)
-        P = 0.5 * float(np.dot(h64, rho * rho)) + _cd.penalty_value(w, l1, l2, active)
-        yr = float(np.dot(hy, rho_d))
-        qq = float(np.dot(v_d, rho_d))
-        D = s * yr - 0.5 * s * s * qq - G
-        return P, D, c, s, b
-
-    for it in range(1, max_iter + 1):
-        P, D, c, s, b = full_gap()
-        D_best = max(D_best, D)
-        gap = P - D_best
-        if return_corr:
-            corr_full[:] = np.nan
-            corr_full[active] = c
-        if verbose:
-            print(f"[fastreg.enet_cd] iter {it:3d}  primal {P:.10e}  gap {gap:.3e}  "
-                  f"(tol {tol_abs:.3e})  active {active.size}  ws {ws.size}  epochs {n_epochs}")
-        if gap <= tol_abs:
-            converged = True
-            break
-        if dtype == np.float32:
-            best_gap, n_stalled = (gap, 0) if gap < 0.9 * best_gap else (best_gap, n_stalled + 1)
-            if n_stalled >= _FLOAT32_PATIENCE:
-                break
-        radius = np.sqrt(2.0 * max(gap, 0.0)) + eps_margin if screening else np.inf
-        n_forced, n_screened = _cd.screen_and_score(
-            c, w, l1, lower, upper, lips, active, score[:active.size],
-            screened[:active.size], s, radius)
-        sc = score[:active.size]
-        if n_screened:
-            keep = screened[:active.size] == 0
-            gone = active[~keep]
-            nz = gone[w[gone] != 0]
-            if nz.size:
-                design.axpy_columns(w[nz], nz, R)
-            w[gone] = 0
-            active = active[keep]
-            sc = sc[keep]
-        n_act = active.size
-        ws_size = min(n_act, max(int(p0), 2 * n_forced))
-        if ws_size < n_act:
-            sel = np.argpartition(sc, ws_size - 1)[:ws_size]
-            ws = active[np.sort(sel)]
-        else:
-            ws = active
-        if it == 1 and ws_init is not None and len(ws_init):
-            ws = np.union1d(ws, np.intersect1d(np.asarray(ws_init, dtype=np.int32), active))
-        ws = np.ascontiguousarray(ws, dtype=np.int32)
-        if ws.size == 0:
-            break  # nothing left to optimize: the final gap decides
-        work = np.empty(_cd.work_size(K, ws.size, n))
-        order = np.empty(ws.size, dtype=np.int32)
-        seed = int(rng.randint(0, 2**31 - 1)) if shuffle else 0
-        ep, _ = design.solve(y, h, w, R, intercept, mu, lips, l1, l2, lower, upper, ws, work,
-                             R_tmp, order, max(inner_tol * gap, 0.5 * tol_abs), int(max_epochs),
-                             int(check_every), K, bool(fit_intercept), unit, seed, shuffle)
-        n_epochs += ep
-    if not converged:
-        # the last inner solve is not certified yet: one more gap computation
-        P, D, c, s, b = full_gap()
-        gap = P - max(D_best, D)
-        converged = gap <= tol_abs
-        if not converged and warn:
-            warnings.warn(f"Objective did not converge: duality gap {gap:.3e} > tolerance "
-                          f"{tol_abs:.3e} (tol={tol} * P0={P0:.3e}) after {it} outer iterations "
-                          f"and {n_epochs} epochs. "
-                          + ("The gap stopped decreasing at float32 precision: fit float64 "
-                             "data for a smaller gap." if n_stalled >= _FLOAT32_PATIENCE else
-                             "Increase max_iter, or check the scaling of the data."),
-                          ConvergenceWarning, stacklevel=3)
-    if fit_intercept:
-        intercept_val = b
-    else:
-        intercept_val = 0.0
-    return CDResult(coef=w, intercept=intercept_val, gap=float(gap), primal=float(P), p0=P0,
-                    n_iter=it, n_epochs=n_epochs, converged=bool(converged), corr=corr_full)
+    status, it, n_epochs, gap, P, b, _ = design.enet_solve(
+        y, h, w, R, mu, lips, l1, l2, lower, upper, active, ws_init, corr, tol=tol_abs,
+        max_iter=int(max_iter), max_epochs=int(max_epochs), p0=int(p0), anderson_k=int(anderson_k),
+        check_every=int(check_every), inner_tol=float(inner_tol), eps_margin=float(eps_margin),
+        screening=bool(screening), fit_intercept=bool(fit_intercept), unit_weights=unit,
+        seed=seed, shuffle=shuffle, patience=_FLOAT32_PATIENCE if dtype == np.float32 else 0,
+        verbose=int(verbose), project=project if hard.size else None)
+    if errors:
+        raise errors[0]
+    if status == _cd.STATUS_NO_MEMORY:
+        raise MemoryError("enet_cd: out of memory for the working-set scratch")
+    if status == _cd.STATUS_NONFINITE:
+        raise ValueError(
+            "enet_cd: the objective became non-finite (overflow): the data are too large in "
+            "magnitude for this precision; rescale X and y")
+    converged = status == _cd.STATUS_CONVERGED
+    if not converged and warn:
+        warnings.warn(f"Objective did not converge: duality gap {gap:.3e} > tolerance "
+                      f"{tol_abs:.3e} (tol={tol} * P0={P0:.3e}) after {it} outer iterations "
+                      f"and {n_epochs} epochs. "
+                      + ("The gap stopped decreasing at float32 precision: fit float64 "
+                         "data for a smaller gap." if status == _cd.STATUS_STALLED else
+                         "Increase max_iter, or check the scaling of the data."),
+                      ConvergenceWarning, stacklevel=3)
+    return CDResult(coef=w, intercept=float(b) if fit_intercept else 0.0, gap=float(gap),
+                    primal=float(P), p0=P0, n_iter=it, n_epochs=n_epochs,
+                    converged=bool(converged), corr=corr)
 
 
 def weighted_quadratic_cd(X, z, h, w, l1, l2, lower=None, upper=None, *, fit_intercept=True,

@@ -43,7 +43,11 @@ Bertrand, Massias (2021), Anderson acceleration of coordinate descent, AISTATS.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport fabs, fmax, fmin, sqrt, INFINITY, isinf
+from libc.math cimport fabs, fmax, fmin, sqrt, INFINITY, isinf, isfinite, NAN
+from libc.stdlib cimport malloc, realloc, free
+from cpython.ref cimport PyObject
+
+import numpy as np
 
 from fastreg._utils cimport fdot, faxpy, prox_enet_box, soft_threshold_scalar
 
@@ -56,27 +60,45 @@ cdef enum:
 # ---------------------------------------------------------------------------
 # per-column helpers (dense when indptr == NULL, CSC otherwise)
 # ---------------------------------------------------------------------------
+cdef inline double _dot32(const floating* x, const floating* y, int n) noexcept nogil:
+    """``sum_i x_i y_i`` accumulated in float64 (four partial sums)."""
+    cdef int i, n4 = n - n % 4
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    for i in range(0, n4, 4):
+        a0 += <double> x[i] * y[i]
+        a1 += <double> x[i + 1] * y[i + 1]
+        a2 += <double> x[i + 2] * y[i + 2]
+        a3 += <double> x[i + 3] * y[i + 3]
+    for i in range(n4, n):
+        a0 += <double> x[i] * y[i]
+    return (a0 + a1) + (a2 + a3)
+
+
 cdef inline double _col_dot(const floating* data, const int* indices, const int* indptr,
                             int n, int j, const floating* v, const floating* h,
                             bint unit) noexcept nogil:
-    """``sum_i x_ij v_i`` if ``unit`` else ``sum_i h_i x_ij v_i``."""
+    """``sum_i x_ij v_i`` if ``unit`` else ``sum_i h_i x_ij v_i``, accumulated in float64
+    (float32 data too, so that large float32 values do not overflow)."""
     cdef const floating* col
     cdef int i, k
     cdef double acc = 0.0
     if indptr == NULL:
         col = data + <Py_ssize_t> j * n
         if unit:
-            return fdot(n, col, 1, v, 1)
+            if floating is double:
+                return fdot(n, col, 1, v, 1)
+            else:
+                return _dot32(col, v, n)
         for i in range(n):
-            acc += h[i] * col[i] * v[i]
+            acc += <double> h[i] * col[i] * v[i]
         return acc
     if unit:
         for k in range(indptr[j], indptr[j + 1]):
-            acc += data[k] * v[indices[k]]
+            acc += <double> data[k] * v[indices[k]]
     else:
         for k in range(indptr[j], indptr[j + 1]):
             i = indices[k]
-            acc += h[i] * data[k] * v[i]
+            acc += <double> h[i] * data[k] * v[i]
     return acc
 
 
@@ -203,58 +225,63 @@ def enet_dual_terms(const double[::1] c, const floating[::1] l1, const floating[
 # ---------------------------------------------------------------------------
 # X^T v over a set of features (one full pass: OpenMP over features)
 # ---------------------------------------------------------------------------
+cdef void _xtv(const floating* data, const int* indices, const int* indptr, int n,
+               const floating* v, const int* ws, int m, double* out,
+               int n_threads) noexcept nogil:
+    """``out[k] = sum_i x_{i, ws[k]} v_i``; OpenMP over features when the pass is large
+    (dynamic chunks of 64 features: sparse columns have unequal lengths)."""
+    cdef int k
+    cdef double cost = 0.0
+    if n_threads > 1:
+        if indptr == NULL:
+            cost = m * <double> n
+        else:
+            for k in range(m):
+                cost += indptr[ws[k] + 1] - indptr[ws[k]]
+    if n_threads > 1 and cost > 2e6:
+        for k in prange(m, num_threads=n_threads, schedule="dynamic", chunksize=64):
+            out[k] = _col_dot(data, indices, indptr, n, ws[k], v, <const floating*> NULL, True)
+    else:
+        for k in range(m):
+            out[k] = _col_dot(data, indices, indptr, n, ws[k], v, <const floating*> NULL, True)
+
+
 def xtv_dense(const floating[::1, :] X, const floating[::1] v, const int[::1] ws,
               double[::1] out, int n_threads=1):
     """``out[k] = sum_i X[i, ws[k]] * v[i]`` for dense Fortran-ordered ``X``.
 
-    Features are split over ``n_threads`` OpenMP threads (static schedule:
-    equal columns cost the same).
+    Features are split over ``n_threads`` OpenMP threads when ``len(ws) * n_samples``
+    exceeds 2e6.
     """
-    cdef int n = X.shape[0], m = ws.shape[0], k
+    cdef int n = X.shape[0], m = ws.shape[0]
     if v.shape[0] != n or out.shape[0] != m:
         raise ValueError("v must have n_samples entries and out len(ws)")
     _check_ws(ws, X.shape[1])
     if m == 0 or n == 0:
         out[:] = 0.0
         return
-    if n_threads > 1 and m * <double> n > 2e7:
-        for k in prange(m, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
-            out[k] = fdot(n, &X[0, ws[k]], 1, &v[0], 1)
-    else:
-        with nogil:
-            for k in range(m):
-                out[k] = fdot(n, &X[0, ws[k]], 1, &v[0], 1)
+    with nogil:
+        _xtv(&X[0, 0], NULL, NULL, n, &v[0], &ws[0], m, &out[0], n_threads)
 
 
 def xtv_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
                const floating[::1] v, const int[::1] ws, double[::1] out, int n_threads=1):
     """``out[k] = sum_i X[i, ws[k]] * v[i]`` for CSC ``X`` (``data, indices, indptr``).
 
-    Columns have unequal lengths: OpenMP threads take chunks of 64 features
-    dynamically.
+    OpenMP over features when the columns of ``ws`` hold more than 2e6 entries.
     """
-    cdef int m = ws.shape[0], k, p, j
-    cdef double acc
+    cdef int m = ws.shape[0]
     if out.shape[0] != m:
         raise ValueError("out must have len(ws) entries")
     _check_ws(ws, indptr.shape[0] - 1)
     if m == 0:
         return
-    if n_threads > 1 and indptr[indptr.shape[0] - 1] > 10000000:
-        for k in prange(m, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=64):
-            j = ws[k]
-            acc = 0.0
-            for p in range(indptr[j], indptr[j + 1]):
-                acc = acc + data[p] * v[indices[p]]
-            out[k] = acc
-    else:
-        with nogil:
-            for k in range(m):
-                j = ws[k]
-                acc = 0.0
-                for p in range(indptr[j], indptr[j + 1]):
-                    acc = acc + data[p] * v[indices[p]]
-                out[k] = acc
+    if indptr[indptr.shape[0] - 1] == 0:
+        out[:] = 0.0
+        return
+    with nogil:
+        _xtv(&data[0], &indices[0], &indptr[0], v.shape[0], &v[0], &ws[0], m, &out[0],
+             n_threads)
 
 
 # ---------------------------------------------------------------------------
@@ -506,12 +533,16 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                    const floating* l2, const floating* lower, const floating* upper,
                    const int* ws, int m, double* work, floating* R_tmp, int* order,
                    double tol, int max_epochs, int check_every, int K, bint fit_intercept,
-                   bint unit, unsigned long long seed, bint shuffle, double* gap_out) noexcept nogil:
-    """Inner working-set solver; see :func:`cd_solve_dense`. Returns the number of epochs."""
+                   bint unit, unsigned long long seed, bint shuffle, double* gap_out,
+                   int stall_checks=0) noexcept nogil:
+    """Inner working-set solver; see :func:`cd_solve_dense`. Returns the number of epochs.
+
+    ``stall_checks > 0``: also stop when the restricted gap has not decreased by 10%
+    over that many consecutive checks (used by :func:`_enet_solve` for float32)."""
     cdef int epoch, k, j, t, i, cnt = 0, kk
     cdef double hsum = 0.0, hscale = h[0], dmax, q, yr, s, G, pen, P, D, gap = INFINITY
-    cdef double Pcur, Pe, be, zsum, wj, De, D_best = -INFINITY
-    cdef int rcnt = 0
+    cdef double Pcur, Pe, be, zsum, wj, De, D_best = -INFINITY, best_check = INFINITY
+    cdef int rcnt = 0, n_flat = 0
     cdef double A[_MAXK * _MAXK]
     cdef double z[_MAXK]
     cdef double* hist = work                  # (K + 1) x m iterates
@@ -621,8 +652,18 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
             if D > D_best:
                 D_best = D
             gap = P - D_best
-            if gap <= tol:
-                break
+            if gap <= tol or not isfinite(gap):
+                break  # converged, or non-finite values (the caller reports them)
+            if stall_checks > 0:
+                # float32: R's rounding bounds the reachable gap; stop once the gap has
+                # not decreased by 10% over stall_checks checks (the caller decides)
+                if gap < 0.9 * best_check:
+                    best_check = gap
+                    n_flat = 0
+                else:
+                    n_flat += 1
+                    if n_flat >= stall_checks:
+                        break
     gap_out[0] = gap
     return epoch
 
@@ -785,80 +826,445 @@ def cd_solve_sparse(const floating[::1] data, const int[::1] indices, const int[
 
 
 # ---------------------------------------------------------------------------
-# outer-loop helpers (one pass over the active features instead of many numpy ops)
+# the whole working-set solver (outer loop), compiled
 # ---------------------------------------------------------------------------
-def penalty_value(const floating[::1] w, const floating[::1] l1, const floating[::1] l2,
-                  const int[::1] ws):
-    """``sum_{j in ws} l1_j |w_j| + l2_j / 2 w_j^2`` (float64)."""
-    cdef double out
-    if not (w.shape[0] == l1.shape[0] == l2.shape[0]):
-        raise ValueError("w, l1, l2 must have the same length")
-    _check_ws(ws, w.shape[0])
-    if ws.shape[0] == 0:
-        return 0.0
-    with nogil:
-        out = _penalty(&w[0], &l1[0], &l2[0], &ws[0], ws.shape[0])
-    return out
+cdef enum:
+    _CONVERGED = 0
+    _MAX_ITER = 1
+    _STALLED = 2      # float32: the gap stopped decreasing (rounding level reached)
+    _NONFINITE = 3    # a non-finite objective or dual value appeared
+    _EMPTY_WS = 4     # nothing left to optimize (every feature screened or excluded)
+    _NO_MEMORY = 5
+    _CALLBACK_ERROR = 6
+
+#: ``status`` values returned by :func:`enet_solve_dense` / :func:`enet_solve_sparse`.
+STATUS_CONVERGED = _CONVERGED
+STATUS_MAX_ITER = _MAX_ITER
+STATUS_STALLED = _STALLED
+STATUS_NONFINITE = _NONFINITE
+STATUS_EMPTY_WS = _EMPTY_WS
+STATUS_NO_MEMORY = _NO_MEMORY
+STATUS_CALLBACK_ERROR = _CALLBACK_ERROR
 
 
-def screen_and_score(const double[::1] c, const floating[::1] w, const floating[::1] l1,
-                     const floating[::1] lower, const floating[::1] upper,
-                     const double[::1] lipschitz, const int[::1] active,
-                     double[::1] score_out, unsigned char[::1] screen_out,
-                     double s, double radius):
-    """Gap-safe screening test and working-set scores of the active features.
+cdef double _select_threshold(double* a, int m, int k) noexcept nogil:
+    """Value of rank ``k`` (0-based, ascending) of ``a[:m]`` (quickselect; ``a`` is permuted)."""
+    cdef int lo = 0, hi = m - 1, i, j
+    cdef double pivot, tmp
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = a[i]
+                a[i] = a[j]
+                a[j] = tmp
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
 
-    With ``u_k = s * c_k`` (dual correlations of feature ``j = active[k]``) and
-    ``d_k = sqrt(lipschitz[j])``:
 
-    * ``screen_out[k] = 1`` iff ``l1_j > 0`` and, on every side allowed by the
-      bounds, ``u_k + radius d_k < l1_j`` (``upper_j > 0``) and
-      ``u_k - radius d_k > -l1_j`` (``lower_j < 0``): then ``w_j = 0`` at the
-      optimum (gap-safe sphere test, radius ``sqrt(2 gap)``).
-    * ``score_out[k] = (l1_j - v_k) / d_k`` with ``v_k`` the correlation on the
-      allowed sides (``max(u_k, -u_k)`` without bounds): the distance of the
-      dual point to the feature's constraint, smallest first into the working
-      set; ``-inf`` for non-zero or unpenalized (``l1_j = 0``) features, which
-      are always in it, and ``+inf`` for screened ones.
+cdef int _call_project(PyObject* project, double* rho, int n) noexcept nogil:
+    """Call the Python ``project(rho)`` (in place on the float64 ``rho``); 0 on success."""
+    cdef int rc = 0
+    with gil:
+        try:
+            (<object> project)(<double[:n]> rho)
+        except BaseException:
+            rc = -1
+    return rc
 
-    Returns
-    -------
-    n_forced, n_screened : int
+
+cdef void _print_iter(int it, double P, double gap, double tol, int n_active, int m_ws,
+                      int n_epochs) noexcept nogil:
+    with gil:
+        print(f"[fastreg.enet_cd] iter {it:3d}  primal {P:.10e}  gap {gap:.3e}  "
+              f"(tol {tol:.3e})  active {n_active}  ws {m_ws}  epochs {n_epochs}", flush=True)
+
+
+cdef int _full_gap(const floating* data, const int* indices, const int* indptr, int n,
+                   const floating* y, const floating* h, double hsum, const floating* w,
+                   const floating* R, const double* mu, const floating* l1, const floating* l2,
+                   const floating* lower, const floating* upper, const int* active, int m,
+                   double* c, double* rho, floating* v, bint fit_intercept, int n_threads,
+                   PyObject* project, double* out) noexcept nogil:
+    """Primal value, dual value (rescaled residual), correlations of the active features.
+
+    ``out = (P, D, s, b)``; ``c[k] = sum_i h_i (x_ij - mu_j) rho_i`` for ``j = active[k]``
+    with ``rho`` the centered residual, projected by ``project`` (unpenalized features)
+    when not NULL. Returns 0, or -1 if ``project`` raised.
     """
-    cdef int m = active.shape[0], k, j, n_forced = 0, n_screened = 0
-    cdef double u, d, l1j, v, lo, up
-    if c.shape[0] != m or score_out.shape[0] != m or screen_out.shape[0] != m:
-        raise ValueError("c, score_out, screen_out must have len(active) entries")
-    if not (w.shape[0] == l1.shape[0] == lower.shape[0] == upper.shape[0]
-            == lipschitz.shape[0]):
-        raise ValueError("w, l1, lower, upper, lipschitz must have the same length")
-    _check_ws(active, w.shape[0])
-    with nogil:
+    cdef int i, k
+    cdef double b = 0.0, r, q = 0.0, qq = 0.0, yr = 0.0, vi, vsum = 0.0, s, G, ybar = 0.0
+    if fit_intercept:
+        # two passes: b and <y, rho> are sensitive to the rounding of b for uncentered data
+        b = _wmean(h, R, n, hsum)
+        for i in range(n):
+            vsum += h[i] * (R[i] - b)
+        b += vsum / hsum
+        vsum = 0.0
+        ybar = _wmean(h, y, n, hsum)
+    for i in range(n):
+        r = R[i] - b
+        rho[i] = r
+        q += h[i] * r * r
+    if project != NULL:
+        if _call_project(project, rho, n) != 0:
+            return -1
+    for i in range(n):
+        vi = h[i] * rho[i]
+        v[i] = <floating> vi
+        vsum += vi
+        qq += vi * rho[i]
+        yr += vi * (y[i] - ybar)  # = <y, rho>_h as sum_i h_i rho_i = 0
+    if m > 0:
+        _xtv(data, indices, indptr, n, v, active, m, c, n_threads)
+    if fit_intercept:
+        for k in range(m):
+            c[k] -= mu[active[k]] * vsum
+    s = _dual_scale(c, l1, l2, lower, upper, active, m)
+    G = _conj_sum(c, s, l1, l2, lower, upper, active, m)
+    out[0] = 0.5 * q + _penalty(w, l1, l2, active, m)
+    out[1] = s * yr - 0.5 * s * s * qq - G
+    out[2] = s
+    out[3] = b
+    return 0
+
+
+cdef int _enet_solve(const floating* data, const int* indices, const int* indptr, int n, int p,
+                     const floating* y, const floating* h, floating* w, floating* R,
+                     const double* mu, const double* lips, const floating* l1,
+                     const floating* l2, const floating* lower, const floating* upper,
+                     int* active, int m, const int* ws_init, int n_ws_init,
+                     double* c, double* score, unsigned char* mark, int* ws, int* order,
+                     double* rho, floating* v, floating* R_tmp, double* corr,
+                     double tol_abs, int max_iter, int max_epochs, int p0, int K,
+                     int check_every, double inner_tol, double eps_margin, bint screening,
+                     bint fit_intercept, bint unit, unsigned long long seed, bint shuffle,
+                     int n_threads, int patience, int verbose, PyObject* project,
+                     double* info) noexcept nogil:
+    """Working-set outer loop; see :func:`enet_solve_dense`. Returns the status."""
+    cdef int it = 0, k, j, i, n_forced, new_m, ws_size, m_ws = 0, n_epochs = 0, n_lt, ep
+    cdef int status = _MAX_ITER, n_stalled = 0, first = 1
+    cdef double hsum = 0.0, gap = INFINITY, D_best = -INFINITY, best_gap = INFINITY
+    cdef double P = INFINITY, s, b = 0.0, radius, u, d, l1j, lo, up, sc, thr, inner_gap
+    cdef double out[4]
+    cdef double bb[1]
+    cdef double* work = NULL
+    cdef Py_ssize_t work_len = 0, need
+    for i in range(n):
+        hsum += h[i]
+    while True:
+        if _full_gap(data, indices, indptr, n, y, h, hsum, w, R, mu, l1, l2, lower, upper,
+                     active, m, c, rho, v, fit_intercept, n_threads, project, out) != 0:
+            status = _CALLBACK_ERROR
+            break
+        P = out[0]
+        s = out[2]
+        b = out[3]
+        if out[1] > D_best:
+            D_best = out[1]
+        gap = P - D_best
+        if corr != NULL:
+            for k in range(m):
+                corr[active[k]] = c[k]
+        if verbose:
+            _print_iter(it + 1, P, gap, tol_abs, m, m_ws, n_epochs)
+        if not (isfinite(P) and isfinite(gap)):
+            status = _NONFINITE
+            break
+        if gap <= tol_abs:
+            status = _CONVERGED
+            break
+        if it >= max_iter:
+            break
+        if patience > 0:  # float32: stop when the gap stalls at the rounding level
+            if gap < 0.9 * best_gap:
+                best_gap = gap
+                n_stalled = 0
+            else:
+                n_stalled += 1
+                if n_stalled >= patience:
+                    status = _STALLED
+                    break
+        it += 1
+        # ---- gap-safe screening (removes features for good) and working-set scores
+        radius = sqrt(2.0 * fmax(gap, 0.0)) + eps_margin if screening else INFINITY
+        n_forced = 0
+        new_m = 0
         for k in range(m):
             j = active[k]
             u = s * c[k]
-            d = sqrt(lipschitz[j])
+            d = sqrt(lips[j])
             l1j = l1[j]
             lo = lower[j]
             up = upper[j]
-            screen_out[k] = 0
             if l1j > 0.0 and (up <= 0.0 or u + radius * d < l1j) and \
                     (lo >= 0.0 or u - radius * d > -l1j):
-                screen_out[k] = 1
-                score_out[k] = INFINITY
-                n_screened += 1
+                if w[j] != 0.0:
+                    _col_axpy(data, indices, indptr, n, j, w[j], R)
+                    w[j] = 0.0
+                if corr != NULL:
+                    corr[j] = NAN
                 continue
             if w[j] != 0.0 or l1j <= 0.0:
-                score_out[k] = -INFINITY
+                sc = -INFINITY
                 n_forced += 1
-                continue
-            v = -INFINITY
-            if up > 0.0:
-                v = u
-            if lo < 0.0 and -u > v:
-                v = -u
-            score_out[k] = (l1j - v) / d if d > 0.0 else INFINITY
-    return n_forced, n_screened
+            else:
+                sc = -INFINITY
+                if up > 0.0:
+                    sc = u
+                if lo < 0.0 and -u > sc:
+                    sc = -u
+                sc = (l1j - sc) / d if d > 0.0 else INFINITY
+            active[new_m] = j
+            score[new_m] = sc
+            new_m += 1
+        m = new_m
+        # ---- working set: the max(p0, 2 |forced|) best scores (skglm's growth rule)
+        ws_size = max(p0, 2 * n_forced)
+        if ws_size > m:
+            ws_size = m
+        if ws_size < m:
+            for k in range(m):
+                c[k] = score[k]
+            thr = _select_threshold(c, m, ws_size - 1)
+            n_lt = 0
+            for k in range(m):
+                if score[k] < thr:
+                    n_lt += 1
+            n_lt = ws_size - n_lt  # ties at the threshold still to take
+            for k in range(m):
+                if score[k] < thr:
+                    mark[active[k]] = 1
+                elif score[k] == thr and n_lt > 0:
+                    mark[active[k]] = 1
+                    n_lt -= 1
+        else:
+            for k in range(m):
+                mark[active[k]] = 1
+        if first:
+            first = 0
+            for k in range(n_ws_init):
+                j = ws_init[k]
+                if 0 <= j < p and mark[j] == 0:
+                    mark[j] = 2  # candidate: kept only if still active
+        m_ws = 0
+        for k in range(m):
+            j = active[k]
+            if mark[j] != 0:
+                ws[m_ws] = j
+                m_ws += 1
+        for k in range(n_ws_init if it == 1 else 0):
+            j = ws_init[k]
+            if 0 <= j < p:
+                mark[j] = 0
+        for k in range(m_ws):
+            mark[ws[k]] = 0
+        if m_ws == 0:
+            status = _EMPTY_WS
+            break
+        # ---- inner solver on the working set
+        need = (K + 3) * <Py_ssize_t> m_ws + (K + 2) * <Py_ssize_t> n
+        if need > work_len:
+            need = need + need // 2
+            work = <double*> realloc(work, need * sizeof(double)) if work != NULL \
+                else <double*> malloc(need * sizeof(double))
+            if work == NULL:
+                status = _NO_MEMORY
+                break
+            work_len = need
+        ep = _cd_solve(data, indices, indptr, n, y, h, w, R, bb, mu, lips, l1, l2, lower,
+                       upper, ws, m_ws, work, R_tmp, order, fmax(inner_tol * gap, 0.5 * tol_abs),
+                       max_epochs, check_every, K, fit_intercept, unit,
+                       seed + <unsigned long long> it * 7919ULL, shuffle, &inner_gap,
+                       20 if patience > 0 else 0)
+        n_epochs += ep
+    if status != _CONVERGED and status != _NONFINITE \
+            and status != _CALLBACK_ERROR and status != _NO_MEMORY and it > 0:
+        # the last inner solve is not certified yet: one more gap computation
+        if _full_gap(data, indices, indptr, n, y, h, hsum, w, R, mu, l1, l2, lower, upper,
+                     active, m, c, rho, v, fit_intercept, n_threads, project, out) != 0:
+            status = _CALLBACK_ERROR
+        else:
+            P = out[0]
+            b = out[3]
+            if out[1] > D_best:
+                D_best = out[1]
+            gap = P - D_best
+            if not (isfinite(P) and isfinite(gap)):
+                status = _NONFINITE
+            elif gap <= tol_abs:
+                status = _CONVERGED
+    if work != NULL:
+        free(work)
+    info[0] = min(it + 1, max_iter)  # gap computations of the loop (as many as solves + 1)
+    info[1] = n_epochs
+    info[2] = gap
+    info[3] = P
+    info[4] = b
+    info[5] = m
+    return status
+
+
+cdef tuple _enet_solve_wrap(const floating* data, const int* indices, const int* indptr,
+                            int n, int p, const floating[::1] y, const floating[::1] h,
+                            floating[::1] w, floating[::1] R, const double[::1] mu,
+                            const double[::1] lipschitz, const floating[::1] l1,
+                            const floating[::1] l2, const floating[::1] lower,
+                            const floating[::1] upper, const int[::1] active,
+                            const int[::1] ws_init, double[::1] corr_out, double tol,
+                            int max_iter, int max_epochs, int p0, int anderson_k,
+                            int check_every, double inner_tol, double eps_margin,
+                            bint screening, bint fit_intercept, bint unit_weights,
+                            unsigned long long seed, bint shuffle, int n_threads, int patience,
+                            int verbose, object project):
+    """Check lengths, allocate the scratch, run :func:`_enet_solve` without the GIL."""
+    cdef int status, m = active.shape[0], n_init = ws_init.shape[0]
+    cdef double info[6]
+    cdef PyObject* proj = NULL if project is None else <PyObject*> project
+    _check_lengths(n, p, y, h, w, R, np.empty(1), mu, lipschitz, l1, l2, lower, upper)
+    if anderson_k < 0 or anderson_k > MAX_ANDERSON:
+        raise ValueError(f"anderson_k must be in [0, {MAX_ANDERSON}], got {anderson_k}")
+    if m > p:
+        raise ValueError("active is longer than n_features")
+    _check_ws(active, p)
+    if corr_out is not None and corr_out.shape[0] != p:
+        raise ValueError("corr_out must have n_features entries")
+    if n <= 0:
+        raise ValueError("no samples")
+    if max_iter < 0 or max_epochs < 1 or p0 < 1:
+        raise ValueError("max_iter must be >= 0, max_epochs and p0 >= 1")
+    fdtype = np.float64 if floating is double else np.float32
+    size = max(p, 1)
+    cdef int[::1] act = np.empty(size, dtype=np.int32)
+    cdef int[::1] init = np.empty(max(n_init, 1), dtype=np.int32)
+    cdef double[::1] c = np.empty(size)
+    cdef double[::1] score = np.empty(size)
+    cdef unsigned char[::1] mark = np.zeros(size, dtype=np.uint8)
+    cdef int[::1] ws = np.empty(size, dtype=np.int32)
+    cdef int[::1] order = np.empty(size, dtype=np.int32)
+    cdef double[::1] rho = np.empty(n)
+    cdef floating[::1] v = np.empty(n, dtype=fdtype)
+    cdef floating[::1] R_tmp = np.empty(n, dtype=fdtype)
+    cdef double* corr = NULL
+    if m:
+        act[:m] = active
+    if n_init:
+        init[:n_init] = ws_init
+    if corr_out is not None:
+        corr_out[:] = np.nan
+        corr = &corr_out[0]
+    with nogil:
+        status = _enet_solve(data, indices, indptr, n, p, &y[0], &h[0], &w[0], &R[0], &mu[0],
+                             &lipschitz[0], &l1[0], &l2[0], &lower[0], &upper[0], &act[0], m,
+                             &init[0], n_init, &c[0], &score[0], &mark[0], &ws[0], &order[0],
+                             &rho[0], &v[0], &R_tmp[0], corr, tol, max_iter, max_epochs, p0,
+                             anderson_k, max(check_every, 1), inner_tol, eps_margin, screening,
+                             fit_intercept, unit_weights, seed, shuffle, max(n_threads, 1),
+                             patience, verbose, proj, info)
+    return (status, int(info[0]), int(info[1]), info[2], info[3], info[4], int(info[5]))
+
+
+def enet_solve_dense(const floating[::1, :] X, const floating[::1] y, const floating[::1] h,
+                     floating[::1] w, floating[::1] R, const double[::1] mu,
+                     const double[::1] lipschitz, const floating[::1] l1,
+                     const floating[::1] l2, const floating[::1] lower,
+                     const floating[::1] upper, const int[::1] active, const int[::1] ws_init,
+                     double[::1] corr_out=None, double tol=0.0, int max_iter=1000,
+                     int max_epochs=50000, int p0=10, int anderson_k=5, int check_every=10,
+                     double inner_tol=0.3, double eps_margin=0.0, bint screening=True,
+                     bint fit_intercept=True, bint unit_weights=False,
+                     unsigned long long seed=0, bint shuffle=False, int n_threads=1,
+                     int patience=0, int verbose=0, object project=None):
+    """Whole working-set CD fit of the weighted elastic net with box constraints (no GIL).
+
+    Solves ``min_{w, b} 1/2 sum_i h_i (y_i - x_i^T w - b)^2 + sum_j l1_j |w_j| +
+    l2_j/2 w_j^2`` s.t. ``lower_j <= w_j <= upper_j`` over the features ``active``
+    (the others stay as they are, normally 0), in place on ``w`` and on the residual
+    ``R = y - X w`` (no intercept; consistent with ``w`` on entry). Each outer iteration:
+
+    1. the full duality gap at the rescaled residual ``theta = s * rho`` (``rho`` the
+       centered residual, ``s`` the largest dual-feasible scaling; one ``X^T v`` pass over
+       the active features, OpenMP over features), the best dual value kept: stop when
+       ``gap <= tol``, the values are not finite, or ``max_iter`` working sets were solved;
+    2. gap-safe screening with radius ``sqrt(2 gap) + eps_margin`` (Ndiaye et al. 2017):
+       screened features are set to 0 and removed from ``active`` for good;
+    3. the working set: the ``max(p0, 2 |forced|)`` smallest scores
+       ``(l1_j - |s c_j|) / sqrt(L_j)`` (forced: non-zero and unpenalized features),
+       in increasing feature order, plus ``ws_init`` at the first iteration;
+    4. the inner solver of :func:`cd_solve_dense` on it, to a restricted gap of
+       ``max(inner_tol * gap, tol / 2)``.
+
+    Float32 fits (``patience > 0``) stop when the gap has not decreased by 10% over
+    ``patience`` outer iterations. ``project`` (unpenalized features): a Python
+    callable called as ``project(rho)`` on the float64 centered residual (a memoryview,
+    modified in place) before the dual point is formed; it runs with the GIL.
+    ``verbose`` prints one line per outer iteration.
+
+    Returns
+    -------
+    status : int
+        ``STATUS_CONVERGED`` (0), ``STATUS_MAX_ITER``, ``STATUS_STALLED``,
+        ``STATUS_NONFINITE``, ``STATUS_EMPTY_WS``, ``STATUS_NO_MEMORY``,
+        ``STATUS_CALLBACK_ERROR`` (``project`` raised).
+    n_iter, n_epochs : int
+        Outer iterations (full gap computations, at most ``max_iter``; the working
+        sets solved are ``n_iter - 1`` on convergence) and total CD epochs.
+    gap, primal : float
+        Duality gap (best dual value) and objective at exit.
+    intercept : float
+        ``b = sum_i h_i R_i / sum_i h_i`` (0 without intercept).
+    n_active : int
+        Features left after screening.
+    corr_out : float64 (n_features,), optional output
+        ``c_j = sum_i h_i (x_ij - mu_j) rho_i`` at the last gap computation (NaN for
+        features outside ``active`` or screened).
+    """
+    return _enet_solve_wrap(&X[0, 0] if X.shape[0] * X.shape[1] > 0 else NULL,
+                            NULL, NULL, X.shape[0], X.shape[1], y, h, w, R, mu, lipschitz,
+                            l1, l2, lower, upper, active, ws_init, corr_out, tol, max_iter,
+                            max_epochs, p0, anderson_k, check_every, inner_tol, eps_margin,
+                            screening, fit_intercept, unit_weights, seed, shuffle, n_threads,
+                            patience, verbose, project)
+
+
+def enet_solve_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
+                      const floating[::1] y, const floating[::1] h,
+                      floating[::1] w, floating[::1] R, const double[::1] mu,
+                      const double[::1] lipschitz, const floating[::1] l1,
+                      const floating[::1] l2, const floating[::1] lower,
+                      const floating[::1] upper, const int[::1] active, const int[::1] ws_init,
+                      double[::1] corr_out=None, double tol=0.0, int max_iter=1000,
+                      int max_epochs=50000, int p0=10, int anderson_k=5, int check_every=10,
+                      double inner_tol=0.3, double eps_margin=0.0, bint screening=True,
+                      bint fit_intercept=True, bint unit_weights=False,
+                      unsigned long long seed=0, bint shuffle=False, int n_threads=1,
+                      int patience=0, int verbose=0, object project=None):
+    """As :func:`enet_solve_dense` for CSC ``X`` given by ``data, indices, indptr`` (int32)."""
+    cdef const floating* dptr = NULL
+    cdef const int* iptr = NULL
+    if data.shape[0] < indptr[indptr.shape[0] - 1] or indices.shape[0] < data.shape[0]:
+        raise ValueError("data/indices shorter than indptr[-1]")
+    if data.shape[0] > 0:
+        dptr = &data[0]
+        iptr = &indices[0]
+    return _enet_solve_wrap(dptr, iptr, &indptr[0], y.shape[0], indptr.shape[0] - 1, y, h, w,
+                            R, mu, lipschitz, l1, l2, lower, upper, active, ws_init, corr_out,
+                            tol, max_iter, max_epochs, p0, anderson_k, check_every, inner_tol,
+                            eps_margin, screening, fit_intercept, unit_weights, seed, shuffle,
+                            n_threads, patience, verbose, project)
 
 
 def axpy_columns_dense(const floating[::1, :] X, const double[::1] coef, const int[::1] ws,
