@@ -7,6 +7,7 @@ plain numpy/scipy reference implementations in :mod:`fastreg.reference`.
 __version__ = "0.1.0"
 
 from . import optim, prox  # noqa: E402
+from .linear_model import LogisticRegressionCV, logistic_regression_path  # noqa: E402
 from .linear_model import (  # noqa: E402
     ElasticNet,
     ElasticNetCV,
@@ -20,4 +21,5 @@ from .linear_model import (  # noqa: E402
 )
 
 __all__ = ["__version__", "optim", "prox", "Lasso", "ElasticNet", "lasso_path", "enet_path",
-           "LassoCV", "ElasticNetCV", "SGDRegressor", "SGDClassifier", "LogisticRegression"]
+           "LassoCV", "ElasticNetCV", "SGDRegressor", "SGDClassifier", "LogisticRegression",
+           "LogisticRegressionCV", "logistic_regression_path"]

@@ -186,6 +186,32 @@ def adam_vs_adamw_section(lam=0.1, seed=0):
     return rows
 
 
+def logistic_l1_section(seed=0):
+    """L1 logistic regression on breast_cancer: fastreg vs scikit-learn's liblinear (no intercept)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+    from . import LogisticRegression
+    from .reference.objectives import logistic_duality_gap
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = np.asfortranarray(StandardScaler().fit_transform(X))
+    rows = []
+    # liblinear penalizes its intercept: both fit without one, for the same objective
+    for C in (0.05, 1.0):
+        for lib, est in (
+            ("fastreg", LogisticRegression(penalty="l1", C=C, fit_intercept=False, tol=1e-8)),
+            ("sklearn liblinear", SkLogisticRegression(l1_ratio=1.0, C=C, solver="liblinear",
+                                                       fit_intercept=False, tol=1e-8,
+                                                       max_iter=100_000)),
+        ):
+            t, _ = _timeit(lambda: est.fit(X, y), 3)
+            p, d, gap = logistic_duality_gap(X, y, est.coef_, None, C=C, penalty="l1")
+            rows.append(dict(C=C, library=lib, time_s=t, objective=p, gap=gap,
+                             nnz=int(np.count_nonzero(est.coef_))))
+    return rows
+
+
 SECTIONS = {
     "kernels": ("Compiled prox kernels vs numpy", kernels_section),
     "proximal_adam": ("Proximal optimizers on diabetes (L1, alpha=1) vs scipy reference",
@@ -194,6 +220,8 @@ SECTIONS = {
     "adam_vs_adamw": ("SGDRegressor: Adam + L2 vs AdamW (decoupled decay), SGD for contrast",
                       adam_vs_adamw_section),
     "lasso": ("Lasso / ElasticNet: fastreg vs scikit-learn (tol 1e-8)", lasso_section),
+    "logistic_l1": ("L1 logistic regression on breast_cancer: fastreg vs liblinear (tol 1e-8)",
+                    logistic_l1_section),
 }
 
 

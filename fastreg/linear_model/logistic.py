@@ -25,6 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._validation import check_sample_weight, check_X, check_X_y
+from ._base import VersionedPickleMixin
 from ..solvers.prox_newton import _log_softmax, logistic_prox_newton, multinomial_prox_newton
 
 __all__ = ["LogisticRegression"]
@@ -52,7 +53,75 @@ def _l1_share(penalty, C, l1_ratio):
     return implied
 
 
-class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
+def _encode(X, y, sample_weight, class_weight, estimator=None):
+    """Validate ``X, y``, encode the labels and fold class weights into the sample weights.
+
+    Returns
+    -------
+    X : Fortran float32/float64 array or CSC (int32 indices)
+    classes : ndarray, sorted distinct labels (at least two)
+    codes : ndarray of intp, index of each label in ``classes``
+    sw : ndarray of float64, sample weights times class weights
+    """
+    if y is not None:
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+    X, y = check_X_y(X, y, estimator=estimator, accept_sparse="csc", order="F", y_numeric=False)
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise ValueError(f"This solver needs samples of at least 2 classes in the data, but "
+                         f"the data contains only one class: {classes[0]!r}")
+    n = X.shape[0]
+    if sample_weight is not None and not np.isscalar(sample_weight):
+        sample_weight = np.asarray(sample_weight)
+    if sample_weight is not None and not np.isscalar(sample_weight) and \
+            sample_weight.size == n and not np.any(sample_weight != 0):
+        raise ValueError("Sample weights are all zero: at least one must be positive")
+    sw = check_sample_weight(sample_weight, n, np.float64)
+    codes = np.searchsorted(classes, y)
+    if class_weight is not None:
+        cw = compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sample_weight)
+        sw = sw * cw[codes]
+    return X, classes, codes, sw
+
+
+def _solve(X, codes, n_classes, sw, C, rho, *, fit_intercept, tol, max_iter, coef_init=None,
+           intercept_init=None, verbose=0, warn=True):
+    """One fit on validated data (see :func:`_encode`): binary or multinomial solver.
+
+    Returns
+    -------
+    res : :class:`fastreg.solvers.prox_newton.LogisticResult`
+    coef : ndarray (1, p) binary or (n_classes, p), X's dtype
+    intercept : ndarray (1,) or (n_classes,), X's dtype (zeros without intercept)
+    """
+    dtype = X.dtype
+    p = X.shape[1]
+    c = (sw if rho is None else C * sw).astype(dtype)
+    n_coef = 1 if n_classes == 2 else n_classes
+    kwargs = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, verbose=verbose,
+                  warn=warn)
+    if n_classes == 2:
+        is_pos = codes == 1
+        if not (c[is_pos].sum() > 0 and c[~is_pos].sum() > 0):
+            raise ValueError("both classes need a positive total sample weight")
+        ypm = np.where(is_pos, 1.0, -1.0).astype(dtype)
+        res = logistic_prox_newton(
+            X, ypm, c, rho,
+            coef_init=None if coef_init is None else np.asarray(coef_init).reshape(p),
+            intercept_init=0.0 if intercept_init is None else float(np.ravel(intercept_init)[0]),
+            **kwargs)
+    else:
+        res = multinomial_prox_newton(X, codes, n_classes, c, rho, coef_init=coef_init,
+                                      intercept_init=intercept_init, **kwargs)
+    coef = np.asarray(res.coef, dtype=dtype).reshape(n_coef, p)
+    intercept = np.asarray(res.intercept, dtype=dtype).reshape(n_coef)
+    return res, coef, intercept
+
+
+class LogisticRegression(VersionedPickleMixin, LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
     """Logistic regression with L1, L2 or elastic-net penalty, by prox-Newton.
 
     Minimizes ``C * sum_i s_i log(1 + exp(-y_i (x_i^T w + b))) + rho ||w||_1
@@ -62,8 +131,9 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
     coordinate-descent kernels (see :mod:`fastreg.solvers.prox_newton`).
     With ``K >= 3`` classes the loss is the multinomial (softmax) one, as
     scikit-learn >= 1.5 uses by default, with the penalty summed over all
-    entries of ``coef_`` (shape ``(K, n_features)``); it is solved by block
-    proximal Newton over the classes and stopped by the optimality violation
+    entries of ``coef_`` (shape ``(K, n_features)``); it is solved by
+    proximal Newton on the full softmax Hessian (all classes coupled; working
+    sets of features) and stopped by the optimality violation
     (:func:`fastreg.solvers.prox_newton.multinomial_prox_newton`).
 
     Parameters
@@ -83,9 +153,11 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
     tol : float, default=1e-4
         Binary: stop when the duality gap is ``<= tol * P0``, ``P0`` the
         objective of the intercept-only model (relative suboptimality
-        certificate). Without penalty, or multinomial: when the optimality
-        violation (sup-norm distance of the negative gradient to the
-        penalty's subdifferential) is ``<= tol`` times its value at ``w = 0``.
+        certificate). Without penalty: when the gradient's sup-norm is
+        ``<= tol`` times its value at ``w = 0``. Multinomial: when the
+        optimality violation (sup-norm distance of the negative gradient to
+        the penalty's subdifferential) is ``<= tol`` times the loss
+        gradient's sup-norm at the null model.
         (scikit-learn's ``tol`` has a different, solver-dependent
         meaning.)
     max_iter : int, default=100
@@ -173,52 +245,19 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         self
         """
         rho = _l1_share(self.penalty, self.C, self.l1_ratio)
-        if y is not None:
-            y = np.asarray(y)
-            if y.ndim == 2 and y.shape[1] == 1:
-                y = column_or_1d(y, warn=True)
-        X, y = check_X_y(X, y, estimator=self, accept_sparse="csc", order="F", y_numeric=False)
-        check_classification_targets(y)
-        classes = np.unique(y)
-        if classes.size < 2:
-            raise ValueError(f"This solver needs samples of at least 2 classes in the data, but "
-                             f"the data contains only one class: {classes[0]!r}")
-        n, p = X.shape
-        dtype = X.dtype
-        if sample_weight is not None and not np.isscalar(sample_weight):
-            sample_weight = np.asarray(sample_weight)
-        if sample_weight is not None and not np.isscalar(sample_weight) and \
-                sample_weight.size == n and not np.any(sample_weight != 0):
-            raise ValueError("Sample weights are all zero: at least one must be positive")
-        sw = check_sample_weight(sample_weight, n, np.float64)
-        if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y,
-                                      sample_weight=sample_weight)
-            sw = sw * cw[np.searchsorted(classes, y)]
-        c = (sw if rho is None else self.C * sw).astype(dtype)
-        codes = np.searchsorted(classes, y)
+        X, classes, codes, sw = _encode(X, y, sample_weight, self.class_weight, self)
         n_coef = 1 if classes.size == 2 else classes.size
         coef_init = intercept_init = None
-        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (n_coef, p) \
+        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (n_coef, X.shape[1]) \
                 and np.array_equal(getattr(self, "classes_", None), classes):
             coef_init, intercept_init = self.coef_, self.intercept_
-        kwargs = dict(fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
-                      verbose=self.verbose)
-        if classes.size == 2:
-            is_pos = codes == 1
-            if not (c[is_pos].sum() > 0 and c[~is_pos].sum() > 0):
-                raise ValueError("both classes need a positive total sample weight")
-            ypm = np.where(is_pos, 1.0, -1.0).astype(dtype)
-            res = logistic_prox_newton(
-                X, ypm, c, rho, coef_init=None if coef_init is None else coef_init[0],
-                intercept_init=0.0 if intercept_init is None else float(intercept_init[0]),
-                **kwargs)
-        else:
-            res = multinomial_prox_newton(X, codes, classes.size, c, rho, coef_init=coef_init,
-                                          intercept_init=intercept_init, **kwargs)
+        res, coef, intercept = _solve(X, codes, classes.size, sw, self.C, rho,
+                                      fit_intercept=self.fit_intercept, tol=self.tol,
+                                      max_iter=self.max_iter, coef_init=coef_init,
+                                      intercept_init=intercept_init, verbose=self.verbose)
         self.classes_ = classes
-        self.coef_ = res.coef.reshape(n_coef, p)
-        self.intercept_ = np.asarray(res.intercept, dtype=dtype).reshape(n_coef)
+        self.coef_ = coef
+        self.intercept_ = intercept
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
         self.dual_gap_ = res.gap
         self.optimality_violation_ = res.violation
