@@ -2,10 +2,12 @@
 
 Shared by ``test_hostile.py``, ``test_persistence.py`` and ``test_threads.py``
 (and by the subprocess that feeds malformed sparse matrices). Everything is
-discovered from ``fastreg.__all__`` (estimators: ``sklearn.base.is_regressor`` /
-``is_classifier``; functions: ``fastreg.prox.__all__`` callables and the
-``*_path`` functions), so that a new public estimator is covered
-automatically. Small, fast hyperparameters are set through ``FAST_PARAMS``
+discovered from ``fastreg.__all__`` and the ``__all__`` of optional public
+subpackages (``fastreg.dask``): estimators (``sklearn.base.is_regressor`` /
+``is_classifier``), ``*_path`` functions, ``fastreg.prox.__all__`` callables, so
+that a new public estimator is covered automatically; a public name of any
+other kind raises :class:`UnknownPublicName` (the suite fails loudly instead of
+skipping it). Small, fast hyperparameters are set through ``FAST_PARAMS``
 (by parameter name, applied only when the estimator has the parameter).
 """
 import hashlib
@@ -33,22 +35,92 @@ CLASS_PARAMS = {
     "SGDClassifier": {"max_iter": 5, "tol": None, "alpha": 1e-3},
     "LassoCV": {"max_iter": 100},
     "ElasticNetCV": {"max_iter": 100},
+    "LogisticRegressionCV": {"Cs": 3, "tol": 1e-4},
 }
 
 
-def public_estimator_classes():
-    """Every class in ``fastreg.__all__`` that is a scikit-learn regressor or classifier."""
-    out = []
-    for name in fastreg.__all__:
-        obj = getattr(fastreg, name)
-        if inspect.isclass(obj) and hasattr(obj, "fit") and hasattr(obj, "get_params"):
-            try:
-                inst = obj()
-            except TypeError:
-                continue
-            if is_regressor(inst) or is_classifier(inst):
-                out.append(obj)
+#: Public names of ``fastreg.__all__`` that are not fitted here, and where they are covered.
+#: A public name that is neither an estimator, a ``*_path`` function nor listed here makes
+#: :func:`public_targets` raise: the suite fails loudly instead of skipping a new name.
+NOT_TARGETS = {
+    "__version__": "a string",
+    "prox": "module: its __all__ is covered by the prox tests (prox_functions, PROX_ARGS)",
+    "optim": "module: its __all__ is covered by the optimizer tests",
+    "dask": "module: its estimators are public_targets(optional=True) ('dask.<Class>')",
+}
+
+
+class UnknownPublicName(TypeError):
+    """A public fastreg name the hostile suite does not know how to exercise."""
+
+
+def _optional_modules():
+    """Public optional subpackages whose estimators are covered too (if importable)."""
+    out = {}
+    try:
+        import fastreg.dask as fdask
+    except ImportError:   # dask not installed: covered where it is
+        return out
+    out["dask"] = fdask
     return out
+
+
+def _check_estimator_class(qualname, obj):
+    try:
+        inst = obj()
+    except TypeError as exc:
+        raise UnknownPublicName(f"fastreg.{qualname} cannot be built without arguments "
+                                f"({exc}): tell tests/_hostile_cases.py how to build it") from exc
+    if not (is_regressor(inst) or is_classifier(inst)):
+        raise UnknownPublicName(f"fastreg.{qualname} is neither a regressor nor a classifier: "
+                                "tell tests/_hostile_cases.py how to test it")
+
+
+def public_targets(optional=False):
+    """``(estimators, paths)``: every public estimator class and ``*_path`` function.
+
+    ``estimators`` maps a target name to its class: ``"Lasso"`` for
+    ``fastreg.Lasso``; with ``optional=True`` also ``"dask.Lasso"`` for
+    ``fastreg.dask.Lasso`` (optional subpackages in :func:`_optional_modules`,
+    when installed; a fit there costs about a second, so only the persistence
+    tests take them). ``paths`` maps a name to the function. Raises
+    :class:`UnknownPublicName` for any other public name not in
+    :data:`NOT_TARGETS`, and for a public class that cannot be fitted here.
+    """
+    estimators, paths = {}, {}
+    spaces = [("", fastreg, fastreg.__all__)]
+    if optional:
+        spaces += [(f"{k}.", m, m.__all__) for k, m in _optional_modules().items()]
+    for prefix, module, names in spaces:
+        for name in names:
+            obj = getattr(module, name)
+            qual = prefix + name
+            if not prefix and name in NOT_TARGETS:
+                continue
+            if inspect.isclass(obj) and hasattr(obj, "fit") and hasattr(obj, "get_params"):
+                _check_estimator_class(qual, obj)
+                estimators[qual] = obj
+            elif callable(obj) and name.endswith("_path"):
+                paths[qual] = obj
+            else:
+                raise UnknownPublicName(
+                    f"fastreg.{qual} ({type(obj).__name__}) is public but the hostile suite does "
+                    "not know it: add it as a target (tests/_hostile_cases.py) or to NOT_TARGETS "
+                    "with the place where it is tested")
+    return estimators, paths
+
+
+def public_estimator_classes(optional=False):
+    """Every public estimator class (see :func:`public_targets`), in discovery order."""
+    return list(public_targets(optional)[0].values())
+
+
+def target_name(cls):
+    """The target name of an estimator class (``"Lasso"``, ``"dask.Lasso"``)."""
+    for name, c in public_targets(optional=True)[0].items():
+        if c is cls:
+            return name
+    raise KeyError(cls)
 
 
 def make_estimator(cls):
@@ -60,15 +132,38 @@ def make_estimator(cls):
 
 
 def path_functions():
-    """The public ``*_path`` functions of ``fastreg.__all__``."""
-    return {name: getattr(fastreg, name) for name in fastreg.__all__
-            if name.endswith("_path") and callable(getattr(fastreg, name))}
+    """The public ``*_path`` functions (see :func:`public_targets`)."""
+    return public_targets()[1]
+
+
+#: Keyword arguments of a short path, applied when the function has them.
+PATH_PARAMS = {"n_alphas": 3, "eps": 1e-2, "Cs": 3, "fit_intercept": True}
+
+
+def path_is_classifier(func):
+    """Classification paths (logistic) take labels."""
+    return "logistic" in func.__name__
 
 
 def call_path(func, X, y, sample_weight=None):
-    """A short path (3 alphas) of ``func``; returns the coefficients (n_features, 3)."""
-    kw = {} if sample_weight is None else {"sample_weight": sample_weight}
-    return func(X, y, n_alphas=3, eps=1e-2, fit_intercept=True, **kw)[1]
+    """A short path (3 regularization values) of ``func``; returns its coefficients.
+
+    The coefficients are the first array of the returned tuple with at least two
+    dimensions (``lasso_path`` -> ``(alphas, coefs, gaps)``, a logistic path ->
+    ``(coefs, Cs, ...)``); a function of unknown shape fails loudly.
+    """
+    params = inspect.signature(func).parameters
+    if not any(k in params for k in ("n_alphas", "Cs")):
+        raise UnknownPublicName(f"{func.__name__}: neither n_alphas nor Cs; tell "
+                                "tests/_hostile_cases.py (PATH_PARAMS) how to call it")
+    kw = {k: v for k, v in PATH_PARAMS.items() if k in params}
+    if sample_weight is not None:
+        kw["sample_weight"] = sample_weight
+    out = func(X, y, **kw)
+    for a in (out if isinstance(out, tuple) else (out,)):
+        if isinstance(a, np.ndarray) and a.ndim >= 2:
+            return a
+    raise UnknownPublicName(f"{func.__name__} returned no 2-D coefficient array")
 
 
 #: Extra positional arguments of each prox wrapper, as functions of n = len(x).

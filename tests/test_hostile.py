@@ -7,8 +7,10 @@ duplicate-free indices for sparse input). Inputs are never modified in place
 (hashed before and after every call). Malformed sparse matrices are fed in a
 subprocess: the test fails if the process dies by a signal.
 
-Targets are discovered from ``fastreg.__all__`` (see ``_hostile_cases``), so a
-new public estimator, path function or prox wrapper is covered automatically.
+Targets are discovered from ``fastreg.__all__`` and ``fastreg.dask.__all__`` (see
+``_hostile_cases.public_targets``), so a new public estimator, path function or
+prox wrapper is covered automatically; a public name of another kind fails the
+collection (``UnknownPublicName``) rather than being skipped.
 Known bugs in code this suite does not own are ``xfail(strict=True)`` with the
 precise defect in the reason (see ``bench/results/reliability.md``).
 """
@@ -31,11 +33,9 @@ import fastreg  # noqa: E402
 import fastreg.optim  # noqa: E402
 import fastreg.reference.prox as ref_prox  # noqa: E402
 
-ESTIMATORS = H.public_estimator_classes()
-PATHS = H.path_functions()
+CLASSES, PATHS = H.public_targets()   # {"Lasso": class, "dask.Lasso": class, ...}, {name: func}
 PROX = H.prox_functions()
-TARGETS = [c.__name__ for c in ESTIMATORS] + sorted(PATHS)
-CLASSES = {c.__name__: c for c in ESTIMATORS}
+TARGETS = list(CLASSES) + sorted(PATHS)
 
 #: Known defects: (target, case) -> reason. Marked xfail(strict=True), except the
 #: timing-dependent huge-value hangs (non-strict).
@@ -43,26 +43,13 @@ _HUGE_HANG = ("CD solver on a 40 x 6 problem with entries ~1e300 (float64) or ~1
               "(float32): no answer within 15 s (overflow of norms / X^T r, loop in "
               "fastreg/solvers/cd.py -> _cd.cd_solve_*) or, for Lasso/ElasticNet on float32, "
               "NaN predictions without an error; expected a finite fit or a ValueError")
-KNOWN_BUGS = {
-    ("lasso_path", "zero_strided_rows"): (
-        "hang: lasso_path(fit_intercept=True) with identical rows (centered X = 0 up to "
-        "rounding, alpha_max ~ 4e-17) never returns; stuck in _cd.cd_solve_dense "
-        "(fastreg/solvers/cd.py:181 via enet_cd)"),
-    **{(t, c): _HUGE_HANG for t, c in [
-        ("Lasso", "huge_X"), ("Lasso", "huge_all"), ("Lasso", "float32_huge"),
-        ("ElasticNet", "float32_huge"), ("LassoCV", "huge_X"), ("LassoCV", "huge_all"),
-        ("LassoCV", "float32_huge"), ("ElasticNetCV", "huge_X"), ("ElasticNetCV", "huge_all"),
-        ("ElasticNetCV", "float32_huge"), ("enet_path", "huge_X"), ("enet_path", "huge_all"),
-        ("lasso_path", "huge_X"), ("lasso_path", "huge_all")]},
-    **{(t, "huge_y"): ("IndexError in fastreg/linear_model/cv.py:212 (i_1se = "
-                       "flatnonzero(path_mean <= path_mean[i_min] + se)[0]): with y ~ 1e300 "
-                       "the CV errors are inf/NaN and the selection finds no alpha; expected "
-                       "a ValueError naming the overflow") for t in ("LassoCV", "ElasticNetCV")},
-}
+KNOWN_BUGS = {}
 
 
 def _is_classifier(target):
-    return target in CLASSES and is_classifier(CLASSES[target]())
+    if target in PATHS:
+        return H.path_is_classifier(PATHS[target])
+    return is_classifier(CLASSES[target]())
 
 
 def _certified(target):
@@ -121,6 +108,38 @@ def _grid(cases, targets=TARGETS, only=None):
 
 def _data(target, n=40, p=6):
     return H.problem(_is_classifier(target), n=n, p=p)
+
+
+# ---------------------------------------------------------------------------
+# 0. discovery: every public name is exercised, an unknown one fails loudly
+# ---------------------------------------------------------------------------
+def test_every_public_name_is_a_target():
+    covered = set(CLASSES) | set(PATHS) | set(H.NOT_TARGETS)
+    assert set(fastreg.__all__) <= covered
+    assert {"Lasso", "ElasticNet", "LogisticRegression", "SGDClassifier"} <= set(CLASSES)
+    missing = sorted(set(PROX) - set(H.PROX_ARGS))
+    assert not missing, f"add the arguments of {missing} to PROX_ARGS in _hostile_cases.py"
+    assert set(OPTIMIZERS) == set(fastreg.optim.__all__) and OPTIMIZERS
+
+
+@pytest.mark.parametrize("obj", [lambda x: x, object(), 3.0], ids=["function", "object", "float"])
+def test_unknown_public_name_fails_loudly(obj, monkeypatch):
+    """A new public name the suite cannot classify raises instead of being skipped."""
+    monkeypatch.setattr(fastreg, "mystery", obj, raising=False)
+    monkeypatch.setattr(fastreg, "__all__", [*fastreg.__all__, "mystery"])
+    with pytest.raises(H.UnknownPublicName, match="mystery"):
+        H.public_targets()
+
+
+def test_unbuildable_public_class_fails_loudly(monkeypatch):
+    class NeedsArgs(fastreg.Lasso):
+        def __init__(self, required):
+            super().__init__()
+
+    monkeypatch.setattr(fastreg, "NeedsArgs", NeedsArgs, raising=False)
+    monkeypatch.setattr(fastreg, "__all__", [*fastreg.__all__, "NeedsArgs"])
+    with pytest.raises(H.UnknownPublicName, match="NeedsArgs"):
+        H.public_targets()
 
 
 # ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import _hostile_cases as H  # noqa: E402
 import fastreg  # noqa: E402
 
 ESTIMATORS = H.public_estimator_classes()
-IDS = [c.__name__ for c in ESTIMATORS]
+IDS = [H.target_name(c) for c in ESTIMATORS]
 
 
 def _problems(cls, sparse):
@@ -89,3 +89,117 @@ def test_prox_threads(name):
     together = _in_threads([lambda x=x: f(x, *args) for x in xs])
     for a, b in zip(alone, together):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------
+# threadpoolctl.threadpool_limits is honoured by fastreg's OpenMP code
+# ---------------------------------------------------------------------------
+def _openmp_modules():
+    """fastreg's compiled modules that use OpenMP (``prange``): [name, file, name, file]."""
+    import importlib
+    out = []
+    for name in ("fastreg._cd", "fastreg._prox"):
+        out += [name, importlib.import_module(name).__file__]
+    return out
+
+
+_LOAD_ONLY = """
+import importlib.util, json, sys
+from threadpoolctl import threadpool_info
+def omp():
+    return {p["filepath"] for p in threadpool_info() if p["user_api"] == "openmp"}
+before = omp()
+for name, path in zip(sys.argv[1::2], sys.argv[2::2]):   # the extensions alone: no fastreg, no sklearn
+    spec = importlib.util.spec_from_file_location(name, path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(json.dumps({"new": sorted(omp() - before), "fastreg_imported": "fastreg" in sys.modules}))
+"""
+
+
+def _fastreg_openmp_libraries():
+    """The OpenMP runtimes that fastreg's compiled modules load (found in a fresh interpreter)."""
+    import json
+    import subprocess
+    proc = subprocess.run([sys.executable, "-c", _LOAD_ONLY, *_openmp_modules()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not res["fastreg_imported"]
+    return [os.path.realpath(p) for p in res["new"]]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OpenMP probe for ELF builds")
+def test_threadpool_info_lists_fastreg_openmp():
+    """threadpoolctl sees the OpenMP runtime of fastreg's modules, and its limit applies."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    libs = _fastreg_openmp_libraries()
+    assert libs, "fastreg's compiled modules load no OpenMP runtime (built without OpenMP?)"
+    seen = {os.path.realpath(p["filepath"]): p for p in threadpool_info()
+            if p["user_api"] == "openmp"}
+    assert set(libs) <= set(seen), (libs, sorted(seen))
+    with threadpool_limits(1):
+        now = {os.path.realpath(p["filepath"]): p["num_threads"] for p in threadpool_info()}
+        assert all(now[p] == 1 for p in libs), now
+        from fastreg.solvers.cd import n_threads_default
+        assert n_threads_default() == 1   # what the CD / prox-Newton solvers use
+    with threadpool_limits(2):
+        assert n_threads_default() == 2
+
+
+#: A fit whose full X^T r (dense, n * p > 2e7, float32: 84 MB) takes the OpenMP path of
+#: _cd.xtv_dense when more than one thread is allowed. Counted: the threads of the process.
+_THREADS_CHILD = """
+import json, os, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+from threadpoolctl import threadpool_limits
+import fastreg
+def n_threads():
+    return len(os.listdir("/proc/self/task"))
+rng = np.random.default_rng(0)
+Xs = rng.standard_normal((60, 8))
+with threadpool_limits(1):     # warm-up: every library loaded, BLAS pools created
+    fastreg.Lasso(alpha=0.1).fit(Xs, Xs[:, 0])
+    fastreg.LogisticRegression().fit(Xs, Xs[:, 0] > 0)
+n, p = 10000, 2100
+X = rng.standard_normal((p, n), dtype=np.float32).T          # Fortran order, no copy
+y = X[:, :5].sum(axis=1)
+amax = float(np.abs(X.T @ (y - y.mean())).max()) / n
+res = {"base": n_threads()}
+with threadpool_limits(1):
+    fastreg.Lasso(alpha=amax / 2).fit(X, y)
+    res["lasso_limited"] = n_threads()
+    fastreg.LogisticRegression(l1_ratio=1.0, C=2.0 / (n * amax)).fit(X, y > np.median(y))
+    res["logreg_limited"] = n_threads()
+with threadpool_limits(2):     # control: the same fit may start OpenMP workers
+    fastreg.Lasso(alpha=amax / 2).fit(X, y)
+    res["lasso_two"] = n_threads()
+print(json.dumps(res))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts /proc/self/task")
+def test_fit_under_threadpool_limits_uses_one_thread():
+    """Under threadpool_limits(1) a large fit starts no OpenMP worker thread.
+
+    Robust on a loaded machine: it counts threads, not CPU time. The control
+    (limit 2, same fit) must start one, else the problem did not reach the
+    parallel code and the test would prove nothing.
+    """
+    import json
+    import subprocess
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        cores = os.cpu_count() or 1
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)
+    proc = subprocess.run([sys.executable, "-c", _THREADS_CHILD], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["lasso_limited"] == res["base"], res
+    assert res["logreg_limited"] == res["base"], res
+    if cores >= 2:
+        assert res["lasso_two"] > res["base"], \
+            f"control: no OpenMP worker started with 2 threads allowed ({res})"
