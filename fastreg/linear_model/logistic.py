@@ -16,6 +16,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.utils import compute_class_weight
@@ -87,6 +88,22 @@ def _encode(X, y, sample_weight, class_weight, estimator=None):
     return X, classes, codes, sw
 
 
+def _check_no_overflow(X):
+    """Raise ``ValueError`` when squared column norms of X overflow X's dtype.
+
+    The Newton curvatures are sums of ``x_ij^2`` in X's precision: past this
+    bound they are infinite and no finite answer can be certified.
+    """
+    data = X.data if sp.issparse(X) else X
+    if data.size == 0:
+        return
+    big = max(float(data.max()), -float(data.min()))
+    if big * big * X.shape[0] > float(np.finfo(X.dtype).max):
+        raise ValueError(f"X has values too large for {X.dtype} (max |x| = {big:.3g}): its "
+                         "squared column norms overflow (overflow); rescale X"
+                         + (" or pass float64 data" if X.dtype == np.float32 else ""))
+
+
 def _solve(X, codes, n_classes, sw, C, rho, *, fit_intercept, tol, max_iter, coef_init=None,
            intercept_init=None, verbose=0, warn=True):
     """One fit on validated data (see :func:`_encode`): binary or multinomial solver.
@@ -99,6 +116,7 @@ def _solve(X, codes, n_classes, sw, C, rho, *, fit_intercept, tol, max_iter, coe
     """
     dtype = X.dtype
     p = X.shape[1]
+    _check_no_overflow(X)
     c = (sw if rho is None else C * sw).astype(dtype)
     n_coef = 1 if n_classes == 2 else n_classes
     kwargs = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, verbose=verbose,
