@@ -191,13 +191,13 @@ def _native_byte_order(X):
     scikit-learn's ``check_array`` compares dtypes with their byte order, so a
     big-endian float32 array would otherwise be promoted to float64.
     """
-    data = X.data if _is_sparse(X) else X
-    dt = getattr(data, "dtype", None)
+    dt = getattr(X, "dtype", None)
     if dt is None or dt.kind != "f" or dt.isnative:
         return X
     native = dt.newbyteorder("=")
     if _is_sparse(X):
-        X = X.tocsc() if X.format not in ("csr", "csc") else X
+        if X.format not in ("csr", "csc"):
+            return X  # converted (to native order) by check_array
         return type(X)((X.data.astype(native), X.indices, X.indptr), shape=X.shape)
     return np.asarray(X).astype(native, order="K")
 
