@@ -1,0 +1,114 @@
+"""Input checks and block creation: dask arrays (row chunks) or numpy/scipy input -> an engine.
+
+Each row chunk of ``X`` (dense numpy or scipy.sparse), with the matching
+chunks of ``y`` and ``sample_weight``, becomes one
+:class:`fastreg.dask._block.RowBlock` computed on a worker from the input
+graph (so that a block lost with its worker is recomputed), validated there
+(NaN, shapes). Plain numpy/scipy input is first wrapped in a dask array of
+row chunks (a few per worker thread).
+"""
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._block import encode_labels, make_block
+from ._engine import DaskEngine
+
+
+def get_client(client=None):
+    """The given client, else the current one (``distributed.get_client``), else a new local one."""
+    if client is not None:
+        return client
+    from distributed import Client, get_client as current
+    try:
+        return current()
+    except ValueError:
+        return Client(processes=False)
+
+
+def _as_dask(a, name, row_chunks, n_rows):
+    """``a`` as a dask array with the row chunks ``row_chunks`` (ValueError if they differ)."""
+    import dask.array as da
+    if isinstance(a, da.Array):
+        if a.shape[0] != n_rows:
+            raise ValueError(f"{name} has {a.shape[0]} rows, X has {n_rows}")
+        if a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1):
+            raise ValueError(f"{name} must be 1-dimensional, got shape {a.shape}")
+        if a.chunks[0] != row_chunks:
+            raise ValueError(f"{name} and X have mismatched row chunks: {a.chunks[0]} vs "
+                             f"{row_chunks} (rechunk {name} with {name}.rechunk(X.chunks[0]))")
+        return a.reshape(-1) if a.ndim == 2 else a
+    arr = np.asarray(a)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} entries, X has {n_rows} rows")
+    return da.from_array(arr, chunks=(row_chunks,))
+
+
+def as_row_chunked(X, client):
+    """``X`` as a dask array chunked by rows only, with its dtype (float32 kept, else float64)."""
+    import dask.array as da
+    if isinstance(X, da.Array):
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got a {X.ndim}-d dask array")
+        if any(math.isnan(c) for c in X.chunks[0]):
+            raise ValueError("X has unknown chunk sizes: call X.compute_chunk_sizes() first")
+        if X.numblocks[1] != 1:
+            raise ValueError(f"X is chunked along columns ({X.numblocks[1]} column chunks): "
+                             "fastreg.dask needs row chunks holding all the features; use "
+                             "X.rechunk({1: -1})")
+    else:
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)
+        else:
+            X = np.asarray(X)
+            if X.ndim != 2:
+                raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+        n_parts = max(1, 2 * sum(client.nthreads().values()))
+        rows = max(1, math.ceil(X.shape[0] / n_parts))
+        X = da.from_array(X, chunks=(rows, X.shape[1]), asarray=not sp.issparse(X))
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X has shape {X.shape}: at least one sample and one feature needed")
+    dtype = np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+    return X, dtype
+
+
+def labels_of(y, n_rows, row_chunks):
+    """The classes of ``y`` (one pass over ``y`` when it is a dask array)."""
+    import dask.array as da
+    y = _as_dask(y, "y", row_chunks, n_rows)
+    return np.asarray(da.unique(y).compute())
+
+
+def build_engine(X, y, sample_weight, client, classes=None):
+    """Persist validated blocks on the workers; returns ``(engine, n_features, dtype)``.
+
+    ``classes`` (two labels): ``y`` is mapped to ``+-1`` on the workers.
+    """
+    from dask import delayed
+    X, dtype = as_row_chunked(X, client)
+    n, p = X.shape
+    rows = X.chunks[0]
+    y = _as_dask(y, "y", rows, n)
+    if classes is None and y.dtype.kind not in "fiub":
+        raise ValueError(f"y must be numeric, got dtype {y.dtype}")
+    if sample_weight is None or np.isscalar(sample_weight):
+        import dask.array as da
+        sw = da.ones(n, chunks=(rows,), dtype=dtype)
+    else:
+        sw = _as_dask(sample_weight, "sample_weight", rows, n)
+    xs, ys, ss = X.to_delayed().ravel(), y.to_delayed().ravel(), sw.to_delayed().ravel()
+    parts = []
+    for k, (xk, yk, sk) in enumerate(zip(xs, ys, ss)):
+        if classes is not None:
+            yk = delayed(encode_labels, pure=True)(yk, classes)
+        parts.append(delayed(make_block, pure=True)(xk, yk, sk, dtype, k))
+    futures = client.compute(parts)
+    client.gather(futures)         # raise the first ValueError of a bad block now
+    return DaskEngine(client, futures), p, dtype
