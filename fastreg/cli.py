@@ -659,6 +659,9 @@ BENCH_SCRIPTS = {
     "lasso": ("lasso.py", lambda out: ["--out", out]),
     "path": ("path.py", lambda out: ["--out", out]),
     "stochastic": ("stochastic.py", lambda out: ["--out", out]),
+    "logreg": ("logreg.py", lambda out: ["--out", out]),
+    "memory": ("memory.py", lambda out: ["--out", os.path.join(out, "memory.md")]),
+    "threads": ("threads.py", lambda out: ["--out", os.path.join(out, "threads.md")]),
 }
 
 

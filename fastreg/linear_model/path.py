@@ -26,7 +26,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_X, check_X_y, check_sample_weight, check_scalar
+from .._validation import check_X_y, check_sample_weight, check_scalar
 from ..solvers.cd import column_stats, enet_cd, n_threads_default
 
 __all__ = ["lasso_path", "enet_path", "alpha_max"]

@@ -60,7 +60,6 @@ with skglm, NeurIPS. Ndiaye, Fercoq, Gramfort, Salmon (2017), Gap safe screening
 rules for sparsity enforcing penalties, JMLR. Tibshirani et al. (2012), Strong
 rules for discarding predictors in lasso-type problems, JRSS-B.
 """
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -71,17 +70,9 @@ from sklearn.exceptions import ConvergenceWarning
 _FLOAT32_PATIENCE = 5  # outer iterations without progress before a float32 fit stops
 
 from .. import _cd
+from .design import Design, n_threads_default
 
 __all__ = ["enet_cd", "column_stats", "CDResult", "weighted_quadratic_cd", "n_threads_default"]
-
-
-def n_threads_default():
-    """OpenMP's effective number of threads (respects threadpoolctl limits)."""
-    try:
-        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-        return max(1, int(_openmp_effective_n_threads()))
-    except Exception:  # pragma: no cover
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -144,60 +135,6 @@ def column_stats(X, h, fit_intercept):
         noise = (4.0 * np.sqrt(X.shape[0]) * np.finfo(np.float64).eps) ** 2
         lips[lips <= noise * (lips + H * mu * mu)] = 0.0
     return mu, lips
-
-
-class _Design:
-    """Dense Fortran or CSC design with the two kernels bound (no copy of X)."""
-
-    def __init__(self, X, n_threads):
-        self.X = X
-        self.sparse = sp.issparse(X)
-        self.n_threads = n_threads
-        if self.sparse:
-            if X.format != "csc" or X.indices.dtype != np.int32 or X.indptr.dtype != np.int32:
-                raise ValueError("sparse X must be CSC with int32 indices (use fastreg._validation.check_X)")
-            self.data = X.data
-            self.indices = X.indices
-            self.indptr = X.indptr
-        elif not X.flags.f_contiguous:
-            raise ValueError("dense X must be Fortran-ordered (use fastreg._validation.check_X)")
-
-    def xtv(self, v, ws):
-        out = np.empty(ws.shape[0])
-        if self.sparse:
-            _cd.xtv_sparse(self.data, self.indices, self.indptr, v, ws, out, self.n_threads)
-        else:
-            _cd.xtv_dense(self.X, v, ws, out, self.n_threads)
-        return out
-
-    def axpy_columns(self, coef, cols, R):
-        """``R += sum_k coef[k] * x_{cols[k]}`` in place (no copy of X)."""
-        cols = np.ascontiguousarray(cols, dtype=np.int32)
-        coef = np.ascontiguousarray(coef, dtype=np.float64)
-        if self.sparse:
-            _cd.axpy_columns_sparse(self.data, self.indices, self.indptr, coef, cols, R)
-        else:
-            _cd.axpy_columns_dense(self.X, coef, cols, R)
-
-    def column(self, j):
-        if self.sparse:
-            col = np.zeros(self.X.shape[0], dtype=self.X.dtype)
-            s, e = self.indptr[j], self.indptr[j + 1]
-            col[self.indices[s:e]] = self.data[s:e]
-            return col
-        return self.X[:, j]
-
-    def enet_solve(self, *args, **kwargs):
-        """The whole compiled fit (:func:`fastreg._cd.enet_solve_dense` / ``_sparse``)."""
-        kwargs.setdefault("n_threads", self.n_threads)
-        if self.sparse:
-            return _cd.enet_solve_sparse(self.data, self.indices, self.indptr, *args, **kwargs)
-        return _cd.enet_solve_dense(self.X, *args, **kwargs)
-
-    def solve(self, *args, **kwargs):
-        if self.sparse:
-            return _cd.cd_solve_sparse(self.data, self.indices, self.indptr, *args, **kwargs)
-        return _cd.cd_solve_dense(self.X, *args, **kwargs)
 
 
 def _hard_projection(design, rho, h, mu, w, lower, upper, hard):
@@ -290,7 +227,7 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
     -------
     CDResult
     """
-    design = _Design(X, n_threads_default() if n_threads is None else max(1, int(n_threads)))
+    design = Design(X, n_threads_default() if n_threads is None else max(1, int(n_threads)))
     dtype = X.dtype
     n, p = X.shape
     y = np.ascontiguousarray(y, dtype=dtype)

@@ -65,7 +65,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _cd, _newton
-from .cd import _Design, n_threads_default
+from .design import Design, n_threads_default
 
 __all__ = ["LogisticResult", "logistic_prox_newton", "multinomial_prox_newton",
            "binary_logistic_gap"]
@@ -168,7 +168,7 @@ def binary_logistic_gap(X, y, c, w, intercept, rho, *, n_threads=1):
     -------
     primal, dual, gap : float
     """
-    design = _Design(X, n_threads)
+    design = Design(X, n_threads)
     Xw = _matvec(design, w)
     b = 0.0 if intercept is None else float(intercept)
     z = Xw + b
@@ -248,7 +248,7 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
     -------
     LogisticResult
     """
-    design = _Design(X, n_threads_default() if n_threads is None else max(1, int(n_threads)))
+    design = Design(X, n_threads_default() if n_threads is None else max(1, int(n_threads)))
     dtype = X.dtype
     n, p = X.shape
     y = np.ascontiguousarray(y, dtype=dtype)
