@@ -62,7 +62,7 @@ def _logistic_objective(est, X, y):
 
     from .reference.objectives import logistic_objective
 
-    C = np.ravel(getattr(est, "C_", est.C))[0]
+    C = np.ravel(est.C_ if hasattr(est, "C_") else est.C)[0]
     rho = getattr(est, "l1_ratio_", getattr(est, "l1_ratio", None))
     rho = np.ravel(rho)[0] if rho is not None else None
     if rho is None or isinstance(rho, str):

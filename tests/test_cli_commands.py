@@ -582,3 +582,14 @@ def test_shared_a9a_sgd_classifier():
                    "--test", os.path.join(SHARED, "a9a.t.bz2"))
     assert (res["n_samples"], res["n_features"]) == (32561, 123) and res["sparse"]
     assert res["test_score"] > 0.8                  # liblinear's a9a test accuracy is ~0.85
+
+
+@needs_shared
+def test_shared_mushrooms_logistic_cv():
+    """``--model logistic --cv K`` fits LogisticRegressionCV and reports its objective at C_."""
+    res = cli_json("fit", os.path.join(SHARED, "mushrooms.bz2"), "--model", "logistic",
+                   "--cv", 3, "--n-alphas", 4)
+    assert res["estimator"] == "LogisticRegressionCV"
+    assert res["params"] == {"cv": 3, "Cs": 4}
+    assert np.isfinite(res["objective"]) and res["objective"] > 0
+    assert res["train_score"] > 0.95
