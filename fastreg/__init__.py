@@ -6,6 +6,19 @@ plain numpy/scipy reference implementations in :mod:`fastreg.reference`.
 """
 __version__ = "0.1.0"
 
+try:
+    from . import _prox  # noqa: E402,F401  (the compiled kernels, built by pip install)
+except ImportError as exc:  # pragma: no cover - depends on how Python was started
+    import os as _os
+
+    raise ImportError(
+        f"cannot import fastreg's compiled kernels (fastreg._prox) from "
+        f"{_os.path.dirname(_os.path.abspath(__file__))}. If this is the source checkout, "
+        "Python found its uncompiled fastreg/ folder before the installed package (as "
+        "`python -m` does from the repository root): run from another directory, use the "
+        "`fastreg` command, or build in place with `python setup.py build_ext --inplace`."
+    ) from exc
+
 from . import optim, prox  # noqa: E402
 from .linear_model import LogisticRegressionCV, logistic_regression_path  # noqa: E402
 from .linear_model import (  # noqa: E402
