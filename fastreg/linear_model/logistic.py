@@ -85,6 +85,7 @@ def _encode(X, y, sample_weight, class_weight, estimator=None):
     if class_weight is not None:
         cw = compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sample_weight)
         sw = sw * cw[codes]
+    _check_no_overflow(X)
     return X, classes, codes, sw
 
 
@@ -116,7 +117,6 @@ def _solve(X, codes, n_classes, sw, C, rho, *, fit_intercept, tol, max_iter, coe
     """
     dtype = X.dtype
     p = X.shape[1]
-    _check_no_overflow(X)
     c = (sw if rho is None else C * sw).astype(dtype)
     n_coef = 1 if n_classes == 2 else n_classes
     kwargs = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, verbose=verbose,
