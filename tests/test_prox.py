@@ -529,3 +529,52 @@ def test_edge_lengths_and_trivial_thresholds(dtype):
         assert_array_equal(prox.l2_shrink(x, np.inf), np.zeros(n, dtype))
         assert_array_equal(prox.box(x, -np.inf, np.inf), x)
         assert_array_equal(prox.group_soft_threshold(x, [n] if n else [], 0.0), x)
+
+
+FAST_SCALARS = [0, 0.0, 0.3, 2, np.float64(0.7), np.float32(0.7), np.inf, 1e39]
+
+
+@pytest.mark.parametrize("name", ["soft_threshold", "l2_shrink"])
+@pytest.mark.parametrize("value", FAST_SCALARS, ids=repr)
+@pytest.mark.parametrize("where", ["new", "in_place", "out"])
+def test_fast_path_equals_the_general_path(name, value, where, dtype, rng, monkeypatch):
+    """A scalar parameter gives exactly what the general path gives, for every kind of
+    ``out`` (1e39 overflows float32 to inf on both paths)."""
+    x = (rng.standard_normal(257) * 2).astype(dtype)
+    with monkeypatch.context() as m:
+        m.setattr(prox, "_fast_call", lambda *args: None)
+        expected = getattr(prox, name)(x, value)
+    x_in = x.copy()
+    out = {"new": None, "in_place": x_in, "out": np.empty_like(x)}[where]
+    got = getattr(prox, name)(x_in, value, out=out)
+    assert got.dtype == x.dtype
+    assert_array_equal(got, expected)
+    if out is not None:
+        assert got is out
+    if where != "in_place":
+        assert_array_equal(x_in, x)
+
+
+def test_fast_path_skips_the_general_validation(monkeypatch, dtype):
+    """The common call (contiguous x, scalar threshold, fresh or disjoint out) does not run
+    the general validation, and calls that need it still get it."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args[1])
+        return check_param_vector(*args, **kwargs)
+
+    check_param_vector = prox.check_param_vector
+    monkeypatch.setattr(prox, "check_param_vector", spy)
+    x = np.linspace(-1, 1, 11, dtype=dtype)
+    prox.soft_threshold(x, 0.5, out=np.empty_like(x))
+    prox.l2_shrink(x, 0.5)
+    assert calls == []
+    for bad, exc in [(np.nan, ValueError), (-0.5, ValueError), (True, TypeError), ("0.5", TypeError)]:
+        with pytest.raises(exc, match="threshold"):
+            prox.soft_threshold(x, bad)
+    prox.soft_threshold(x[::2], 0.5)                  # non-contiguous
+    prox.soft_threshold(x[1:], 0.5, out=x[:-1])      # partial overlap
+    with pytest.raises(TypeError, match="native byte order"):
+        prox.soft_threshold(x, 0.5, out=np.empty(11, ">" + x.dtype.str[1:]))
+    assert calls == ["threshold"] * 6  # the big-endian out fails before it
