@@ -11,6 +11,11 @@ Set ``FASTREG_KERNELS=baseline`` in the environment before importing fastreg to
 force the portable builds (``auto``, the default, chooses as above). Tests run
 both builds by swapping the ``_kernels`` attribute of :mod:`fastreg.prox` and
 :mod:`fastreg.optim`.
+
+The stochastic epochs follow the same pattern: ``fastreg._sgd`` /
+``fastreg._sgd_avx2`` (one source, ``_sgd_kernels.pxi``), chosen by
+:func:`select` into ``fastreg.solvers.stochastic._sgd`` (its tests swap that
+attribute).
 """
 import importlib
 import os

@@ -40,6 +40,21 @@ def regression_data(n=60, p=7, seed=0, density=0.5, dtype=np.float64):
     return X.astype(dtype), y.astype(dtype)
 
 
+@pytest.fixture(params=["portable", "avx2"])
+def sgd_build(request, monkeypatch):
+    """Run the test with each compiled build of the epochs (fastreg._sgd, fastreg._sgd_avx2)."""
+    import fastreg._sgd
+    import fastreg.solvers.stochastic as stochastic
+    from fastreg import _optim
+    module = fastreg._sgd
+    if request.param == "avx2":
+        module = pytest.importorskip("fastreg._sgd_avx2")
+        if not (module.COMPILED_FOR_AVX2 and _optim.cpu_has_avx2_fma()):
+            pytest.skip("the AVX2 build is not compiled for AVX2 or the CPU lacks AVX2/FMA")
+    monkeypatch.setattr(stochastic, "_sgd", module)
+    return module
+
+
 def tol_for(dtype):
     return dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-5)
 
@@ -100,7 +115,7 @@ CASES = [
     f"{k}={v}" for k, v in c.items() if k in ("optimizer", "l1_mode", "average", "learning_rate")))
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("batch_size", [1, 4])
-def test_epochs_match_reference(case, sparse, batch_size, dtype):
+def test_epochs_match_reference(case, sparse, batch_size, dtype, sgd_build):
     X, y = regression_data(dtype=dtype)
     rng = np.random.default_rng(1)
     sw = rng.uniform(0.5, 2.0, X.shape[0]).astype(dtype)
@@ -117,6 +132,7 @@ def test_epochs_match_reference(case, sparse, batch_size, dtype):
         np.testing.assert_allclose(coef, ref.W, **tol_for(dtype))
         np.testing.assert_allclose(intercept, ref.b, **tol_for(dtype))
         assert loss == pytest.approx(loss_ref, rel=1e-10 if dtype == np.float64 else 1e-4)
+        assert not solver._grad.any()     # the gradient buffer is left all zeros
         if case.get("average"):
             coef, intercept = solver.parameters(averaged=True)
             np.testing.assert_allclose(coef, ref.W_avg, **tol_for(dtype))
@@ -129,7 +145,7 @@ def test_epochs_match_reference(case, sparse, batch_size, dtype):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-def test_steps_match_reference_one_by_one(optimizer, sparse):
+def test_steps_match_reference_one_by_one(optimizer, sparse, sgd_build):
     """Step by step: each call runs one batch (order = that batch's rows)."""
     X, y = regression_data(n=30)
     kw = dict(loss="huber", epsilon=0.5, optimizer=optimizer, batch_size=4, eta0=0.05,
@@ -153,8 +169,16 @@ def test_steps_match_reference_one_by_one(optimizer, sparse):
                                        ("ovr", "squared_hinge"), ("softmax", "log_loss")])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("batch_size", [1, 3])
-def test_classification_epochs_match_reference(mode, loss, sparse, batch_size):
-    X, _ = regression_data(n=50, p=6, seed=3)
+@pytest.mark.parametrize("blas3", [False, True], ids=["rows", "gemm"])
+def test_classification_epochs_match_reference(mode, loss, sparse, batch_size, sgd_build,
+                                               blas3, monkeypatch):
+    """Dense batches through the per-row loops or through gemm (each forced by the
+    size threshold), both builds, against the reference."""
+    import fastreg.solvers.stochastic as stochastic
+    if blas3 and (sparse or batch_size == 1):
+        pytest.skip("gemm batches are dense and of several rows")
+    monkeypatch.setattr(stochastic, "BLAS3_MIN_COEF_BYTES", 0 if blas3 else 2 ** 62)
+    X, _ = regression_data(n=50, p=37, seed=3)   # p = 2 x 16 + 5: the lanes and the tail
     rng = np.random.default_rng(2)
     K = 1 if mode == "single" else 3
     y = rng.choice([-1.0, 1.0], 50) if mode == "single" else rng.integers(0, 3, 50).astype(float)
@@ -162,8 +186,8 @@ def test_classification_epochs_match_reference(mode, loss, sparse, batch_size):
     for opt in ("sgd", "adam"):
         kw = dict(loss=loss, mode=mode, optimizer=opt, batch_size=batch_size, eta0=0.1,
                   l2=0.01, l1=0.01)
-        solver = StochasticSolver(K, 6, np.float64, **kw)
-        ref = StochasticReference(K, 6, **kw)
+        solver = StochasticSolver(K, 37, np.float64, **kw)
+        ref = StochasticReference(K, 37, **kw)
         for _ in range(2):
             order = rng.permutation(50)
             solver.epoch(sp.csr_matrix(X) if sparse else X, y, sw, order)
