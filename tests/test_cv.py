@@ -8,7 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastreg import ElasticNetCV, LassoCV
 
-TOL_FR = 1e-12             # fastreg: gap <= tol * P0
+TOL_FR = 1e-14             # fastreg: gap <= tol * P0 (coef_ to 1e-8 needs it: see test_path)
 SK = dict(tol=1e-13, max_iter=100_000)
 
 
@@ -72,8 +72,8 @@ def test_sample_weight_and_user_alphas_match_sklearn():
     np.testing.assert_array_equal(ours.alphas_, np.sort(alphas)[::-1])
     np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-5)  # see above
     assert ours.alpha_ == ref.alpha_
-    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-8)
-    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-8)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-7)  # gap <= 1e-14 * P0 bounds w only to ~sqrt(2 gap / l2)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-7)
     # automatic (weighted) grid equals sklearn's too
     a = LassoCV(cv=CV, alphas=10, tol=TOL_FR).fit(X, y, sample_weight=sw)
     b = sk.LassoCV(cv=CV, alphas=10, **SK).fit(X, y, sample_weight=sw)
@@ -145,9 +145,11 @@ def test_sparse_equals_dense(Est):
     s = Est(cv=CV, alphas=12, tol=TOL_FR).fit(sp.csr_array(X), y)
     np.testing.assert_allclose(d.alphas_, s.alphas_, rtol=1e-12)
     assert d.alpha_ == pytest.approx(s.alpha_, rel=1e-12)
-    np.testing.assert_allclose(d.mse_path_, s.mse_path_, rtol=1e-9)
-    np.testing.assert_allclose(d.coef_, s.coef_, atol=1e-10)
-    np.testing.assert_allclose(d.intercept_, s.intercept_, atol=1e-10)
+    # dense and sparse fits schedule their gap checks by their own costs, so they stop at
+    # different points within the certified gap (1e-14 * P0): not bit-identical paths
+    np.testing.assert_allclose(d.mse_path_, s.mse_path_, rtol=1e-6)
+    np.testing.assert_allclose(d.coef_, s.coef_, atol=1e-7)
+    np.testing.assert_allclose(d.intercept_, s.intercept_, atol=1e-7)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

@@ -154,7 +154,7 @@ def test_selection_random(rng):
 def test_multi_output(rng):
     X, y = _data(rng)
     Y = np.column_stack([y, -2 * y + rng.standard_normal(y.size)])
-    est = ElasticNet(alpha=0.05, tol=1e-13).fit(X, Y)
+    est = ElasticNet(alpha=0.05, tol=1e-14).fit(X, Y)
     ref = sk.ElasticNet(alpha=0.05, tol=1e-15, max_iter=100000).fit(X, Y)
     assert est.coef_.shape == (2, X.shape[1]) and est.intercept_.shape == (2,)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6)

@@ -31,7 +31,11 @@ sets up, and reports):
 3. **Gap-safe screening** (Fercoq, Gramfort, Salmon 2015; Ndiaye et al. 2017):
    ``D`` is 1-strongly concave, so ``||theta* - theta|| <= sqrt(2 gap)``, and
    feature ``j`` with ``|c_j| s + sqrt(2 gap) ||A_j|| < l1_j`` (one-sided with
-   bounds) is zero at the optimum: it is removed for good.
+   bounds) is zero at the optimum: it is removed for good. The radius uses the gap
+   of the sphere's own center (this iteration's dual point), not the best dual value.
+   When the gap has decreased by less than 10% since the last outer iteration, the
+   Anderson extrapolation of the last inner residuals (celer's dual extrapolation) is
+   tried as a second dual point over all active features.
 4. **Working set**: the features with the smallest gap-safe distances
    ``(l1_j - |c_j| s) / ||A_j||``, always including the non-zero and the
    unpenalized ones, of size ``max(p0, 2 * |support|)`` (skglm's rule;
@@ -39,7 +43,13 @@ sets up, and reports):
 5. **Inner solver**: CD epochs on the working set with Anderson extrapolation
    of the primal iterates accepted only when the objective decreases
    (Bertrand & Massias 2021), until the working-set duality gap is below
-   ``0.3`` times the outer gap (as celer), all in :mod:`fastreg._cd`.
+   ``0.3`` times the outer gap (as celer) or ``0.8 * tol * P0`` (the whole
+   ``tol`` target once the set holds every active feature), all in
+   :mod:`fastreg._cd`. Gap checks on the set are scheduled from the measured
+   linear rate of its gap (the first one from the previous set's rate), between 1
+   and ``check_every`` epochs apart, so that a fast-converging set does not run
+   many epochs past its target; the solve never ends on an extrapolated point (one
+   CD epoch follows, which puts coordinates exactly at 0 or at a bound).
 
 Stopping: ``gap <= tol * P0`` with ``P0 = P(0, b0)`` the objective of the null
 model (optimal intercept), floored at the rounding level
@@ -201,7 +211,8 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
     anderson_k : int
         Anderson memory (0: no extrapolation).
     check_every : int
-        Epochs between two working-set gap computations.
+        Largest number of epochs between two working-set gap computations (they
+        are closer when the measured rate predicts the target sooner).
     inner_tol : float
         Each working-set problem is solved to a duality gap ``inner_tol`` times
         the current outer gap (celer's 0.3).

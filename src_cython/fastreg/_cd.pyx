@@ -43,7 +43,7 @@ Bertrand, Massias (2021), Anderson acceleration of coordinate descent, AISTATS.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport fabs, fmax, fmin, sqrt, INFINITY, isinf, isfinite, NAN
+from libc.math cimport fabs, fmax, fmin, sqrt, log, ceil, INFINITY, isinf, isfinite, NAN
 from libc.stdlib cimport malloc, realloc, free
 from cpython.ref cimport PyObject
 
@@ -287,6 +287,37 @@ def xtv_sparse(const floating[::1] data, const int[::1] indices, const int[::1] 
 # ---------------------------------------------------------------------------
 # weighted column statistics
 # ---------------------------------------------------------------------------
+cdef void _col_stats_dense(const floating* col, const floating* h, int n, double hsum,
+                           bint center, double* mu_out, double* sq_out) noexcept nogil:
+    """``_col_stats`` of one dense column: two passes (the column stays in cache), four
+    partial sums each (an FP reduction with one accumulator is latency-bound)."""
+    cdef int i, n4 = n - n % 4
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, mj, d0, d1, d2, d3
+    for i in range(0, n4, 4):
+        a0 += h[i] * col[i]
+        a1 += h[i + 1] * col[i + 1]
+        a2 += h[i + 2] * col[i + 2]
+        a3 += h[i + 3] * col[i + 3]
+    for i in range(n4, n):
+        a0 += h[i] * col[i]
+    mj = ((a0 + a1) + (a2 + a3)) / hsum if center else 0.0
+    a0 = a1 = a2 = a3 = 0.0
+    for i in range(0, n4, 4):
+        d0 = col[i] - mj
+        d1 = col[i + 1] - mj
+        d2 = col[i + 2] - mj
+        d3 = col[i + 3] - mj
+        a0 += h[i] * d0 * d0
+        a1 += h[i + 1] * d1 * d1
+        a2 += h[i + 2] * d2 * d2
+        a3 += h[i + 3] * d3 * d3
+    for i in range(n4, n):
+        d0 = col[i] - mj
+        a0 += h[i] * d0 * d0
+    mu_out[0] = mj
+    sq_out[0] = (a0 + a1) + (a2 + a3)
+
+
 cdef void _col_stats(const floating* data, const int* indices, const int* indptr, int n,
                      int p, const floating* h, double hsum, bint center,
                      double* mu_out, double* sq_out) noexcept nogil:
@@ -297,8 +328,8 @@ cdef void _col_stats(const floating* data, const int* indices, const int* indptr
         a = 0.0
         if indptr == NULL:
             col = data + <Py_ssize_t> j * n
-            for i in range(n):
-                a += h[i] * col[i]
+            _col_stats_dense(col, h, n, hsum, center, &mu_out[j], &sq_out[j])
+            continue
         else:
             for k in range(indptr[j], indptr[j + 1]):
                 a += h[indices[k]] * data[k]
@@ -534,15 +565,28 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                    const int* ws, int m, double* work, floating* R_tmp, int* order,
                    double tol, int max_epochs, int check_every, int K, bint fit_intercept,
                    bint unit, unsigned long long seed, bint shuffle, double* gap_out,
-                   int stall_checks=0) noexcept nogil:
+                   int stall_checks=0, double* rate_io=NULL, int* ext_out=NULL,
+                   int first_check=0, double gap0=INFINITY) noexcept nogil:
     """Inner working-set solver; see :func:`cd_solve_dense`. Returns the number of epochs.
 
     ``stall_checks > 0``: also stop when the restricted gap has not decreased by 10%
-    over that many consecutive checks (used by :func:`_enet_solve` for float32)."""
-    cdef int epoch, k, j, t, i, cnt = 0, kk
+    over that many consecutive checks (used by :func:`_enet_solve` for float32).
+
+    Check schedule: the first gap check after ``first_check`` epochs (0: ``check_every``);
+    after two checks, the next one is placed where the observed linear rate of the gap
+    (per epoch) predicts the target, between 1 and ``check_every`` epochs later, so that
+    a fast-converging set does not overshoot its target by many epochs (a check costs about
+    one epoch on the set; ``gap0``, if finite, is a bound on the gap at epoch 0 used
+    as the first reference). ``rate_io`` (if not NULL) receives the last measured rate
+    (log of the gap decrease per epoch; unchanged if none was measured). ``ext_out`` (if not NULL) is set to 1 when the
+    last check produced an extrapolated dual residual (float64, centered, in ``work`` at
+    offset ``(K + 3) m + (K + 1) n``), else 0."""
+    cdef int epoch, k, j, t, i, cnt = 0, kk, next_check, last_ep = 0
     cdef double hsum = 0.0, hscale = h[0], dmax, q, yr, s, G, pen, P, D, gap = INFINITY
     cdef double Pcur, Pe, be, zsum, wj, De, D_best = -INFINITY, best_check = INFINITY
-    cdef int rcnt = 0, n_flat = 0
+    cdef double last_gap = INFINITY, rate
+    cdef int rcnt = 0, n_flat = 0, ext_ok = 0, accepted = 0, min_gap
+    cdef double nnz_ws = 0.0
     cdef double A[_MAXK * _MAXK]
     cdef double z[_MAXK]
     cdef double* hist = work                  # (K + 1) x m iterates
@@ -560,7 +604,16 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
         b[0] = _wmean(h, R, n, hsum)
     else:
         b[0] = 0.0
+    # fewest epochs between two checks: a check costs the set's columns once or twice
+    # plus O(K^2 n) vector work (dual extrapolation), an epoch the set's columns twice;
+    # checking more often than those costs balance cannot pay (e.g. long sparse rows)
+    for k in range(m):
+        nnz_ws += n if indptr == NULL else indptr[ws[k] + 1] - indptr[ws[k]]
+    min_gap = <int> ((2.0 * nnz_ws + (0.5 * K * (K + 1) + 8.0) * n) / (2.0 * nnz_ws + 1.0) + 0.5)
+    min_gap = max(1, min(min_gap, check_every))
     epoch = 0
+    next_check = max(first_check, min_gap) if first_check > 0 else check_every
+    last_gap = gap0
     while epoch < max_epochs:
         if shuffle:
             for t in range(m - 1, 0, -1):
@@ -571,6 +624,7 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
         dmax = _epoch(data, indices, indptr, n, h, w, R, b, mu, lips, l1, l2, lower, upper,
                       ws, order if shuffle else NULL, m, hsum, hscale, unit)
         epoch += 1
+        accepted = 0
         # ---- Anderson extrapolation of the primal iterates (Bertrand & Massias 2021)
         if K > 0 and dmax > 0.0:
             for k in range(m):
@@ -624,14 +678,15 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                             for i in range(n):
                                 R[i] = R_tmp[i]
                             b[0] = be
+                            accepted = 1
         # ---- residual history for the dual extrapolation (last K + 1 epochs)
-        if K > 0 and (epoch % check_every > check_every - K - 2 or epoch % check_every == 0):
+        if K > 0 and next_check - epoch <= K:
             t = rcnt % (K + 1)
             for i in range(n):
                 rhist[t * n + i] = R[i] - b[0]
             rcnt += 1
         # ---- stopping test: duality gap of the problem restricted to ws
-        if epoch % check_every == 0 or dmax == 0.0 or epoch == max_epochs:
+        if epoch >= next_check or dmax == 0.0 or epoch == max_epochs:
             if fit_intercept:
                 b[0] = _wmean(h, R, n, hsum)
             for i in range(n):
@@ -641,8 +696,10 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
             P = q + _penalty(w, l1, l2, ws, m)
             # ---- dual extrapolation (Massias et al. 2018/2020): Anderson on the
             # last K + 1 centered residuals, a second dual candidate
+            ext_ok = 0
             if K > 0:
                 if rcnt >= K + 1 and _extrapolate(rhist, n, K, rcnt % (K + 1), A, z) == 0:
+                    ext_ok = 1
                     for i in range(n):
                         R_tmp[i] = <floating> rhist[(K + 1) * n + i]
                     De = _dual_value(data, indices, indptr, n, y, h, R_tmp, cbuf, l1, l2,
@@ -652,7 +709,25 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
             if D > D_best:
                 D_best = D
             gap = P - D_best
+            # ---- next check: where the measured linear rate predicts the target
+            next_check = epoch + check_every
+            if last_gap < INFINITY and 0.0 < gap < last_gap and epoch > last_ep:
+                rate = log(gap / last_gap) / (epoch - last_ep)
+                if rate_io != NULL:
+                    rate_io[0] = rate
+                if tol > 0.0 and gap > tol:
+                    k = <int> ceil(log(tol / gap) / rate)
+                    next_check = epoch + max(min_gap, min(k, check_every))
+            last_gap = gap
+            last_ep = epoch
             if gap <= tol or not isfinite(gap):
+                if accepted and isfinite(gap) and epoch < max_epochs:
+                    # never stop on an extrapolated point: one more CD epoch (it can only
+                    # decrease P, so the gap stays certified) puts the coordinates that
+                    # the extrapolation left near a bound or 0 exactly there
+                    _epoch(data, indices, indptr, n, h, w, R, b, mu, lips, l1, l2, lower,
+                           upper, ws, NULL, m, hsum, hscale, unit)
+                    epoch += 1
                 break  # converged, or non-finite values (the caller reports them)
             if stall_checks > 0:
                 # float32: R's rounding bounds the reachable gap; stop once the gap has
@@ -665,6 +740,8 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                     if n_flat >= stall_checks:
                         break
     gap_out[0] = gap
+    if ext_out != NULL:
+        ext_out[0] = ext_ok
     return epoch
 
 
@@ -730,8 +807,10 @@ def cd_solve_dense(const floating[::1, :] X, const floating[::1] y, const floati
 
     Every ``anderson_k`` epochs an Anderson extrapolation of the last
     ``anderson_k + 1`` iterates (Bertrand & Massias 2021) is clipped to the box
-    and accepted only if it decreases the objective. Every ``check_every``
-    epochs (and when an epoch changes nothing) the duality gap of the
+    and accepted only if it decreases the objective (the solver never stops on an
+    extrapolated point: one CD epoch follows). After ``check_every`` epochs, then
+    where the linear rate measured between the last two checks predicts ``tol``
+    (between 1 and ``check_every`` epochs later), and when an epoch changes nothing, the duality gap of the
     restricted problem is computed from the rescaled residual (see
     :func:`enet_dual_terms`) and, once ``anderson_k + 1`` residuals have been
     recorded, also from their Anderson extrapolation (dual extrapolation,
@@ -893,32 +972,19 @@ cdef void _print_iter(int it, double P, double gap, double tol, int n_active, in
               f"(tol {tol:.3e})  active {n_active}  ws {m_ws}  epochs {n_epochs}", flush=True)
 
 
-cdef int _full_gap(const floating* data, const int* indices, const int* indptr, int n,
-                   const floating* y, const floating* h, double hsum, const floating* w,
-                   const floating* R, const double* mu, const floating* l1, const floating* l2,
-                   const floating* lower, const floating* upper, const int* active, int m,
-                   double* c, double* rho, floating* v, bint fit_intercept, int n_threads,
-                   PyObject* project, double* out) noexcept nogil:
-    """Primal value, dual value (rescaled residual), correlations of the active features.
+cdef int _dual_full(const floating* data, const int* indices, const int* indptr, int n,
+                    const floating* y, const floating* h, double ybar, const double* mu,
+                    const floating* l1, const floating* l2, const floating* lower,
+                    const floating* upper, const int* active, int m, double* c, double* rho,
+                    floating* v, bint fit_intercept, int n_threads, PyObject* project,
+                    double* out) noexcept nogil:
+    """Dual value at ``theta = s * rho`` (``rho`` centered, projected in place by ``project``).
 
-    ``out = (P, D, s, b)``; ``c[k] = sum_i h_i (x_ij - mu_j) rho_i`` for ``j = active[k]``
-    with ``rho`` the centered residual, projected by ``project`` (unpenalized features)
-    when not NULL. Returns 0, or -1 if ``project`` raised.
+    ``c[k] = sum_i h_i (x_ij - mu_j) rho_i`` for ``j = active[k]``; ``out = (D, s)``.
+    Returns 0, or -1 if ``project`` raised.
     """
     cdef int i, k
-    cdef double b = 0.0, r, q = 0.0, qq = 0.0, yr = 0.0, vi, vsum = 0.0, s, G, ybar = 0.0
-    if fit_intercept:
-        # two passes: b and <y, rho> are sensitive to the rounding of b for uncentered data
-        b = _wmean(h, R, n, hsum)
-        for i in range(n):
-            vsum += h[i] * (R[i] - b)
-        b += vsum / hsum
-        vsum = 0.0
-        ybar = _wmean(h, y, n, hsum)
-    for i in range(n):
-        r = R[i] - b
-        rho[i] = r
-        q += h[i] * r * r
+    cdef double qq = 0.0, yr = 0.0, vi, vsum = 0.0, s, G
     if project != NULL:
         if _call_project(project, rho, n) != 0:
             return -1
@@ -935,9 +1001,43 @@ cdef int _full_gap(const floating* data, const int* indices, const int* indptr, 
             c[k] -= mu[active[k]] * vsum
     s = _dual_scale(c, l1, l2, lower, upper, active, m)
     G = _conj_sum(c, s, l1, l2, lower, upper, active, m)
+    out[0] = s * yr - 0.5 * s * s * qq - G
+    out[1] = s
+    return 0
+
+
+cdef int _full_gap(const floating* data, const int* indices, const int* indptr, int n,
+                   const floating* y, const floating* h, double hsum, const floating* w,
+                   const floating* R, const double* mu, const floating* l1, const floating* l2,
+                   const floating* lower, const floating* upper, const int* active, int m,
+                   double* c, double* rho, floating* v, bint fit_intercept, int n_threads,
+                   PyObject* project, double* out) noexcept nogil:
+    """Primal value, dual value (rescaled residual), correlations of the active features.
+
+    ``out = (P, D, s, b)``; ``c[k] = sum_i h_i (x_ij - mu_j) rho_i`` for ``j = active[k]``
+    with ``rho`` the centered residual, projected by ``project`` (unpenalized features)
+    when not NULL. Returns 0, or -1 if ``project`` raised.
+    """
+    cdef int i
+    cdef double b = 0.0, r, q = 0.0, vsum = 0.0, ybar = 0.0
+    cdef double dout[2]
+    if fit_intercept:
+        # two passes: b and <y, rho> are sensitive to the rounding of b for uncentered data
+        b = _wmean(h, R, n, hsum)
+        for i in range(n):
+            vsum += h[i] * (R[i] - b)
+        b += vsum / hsum
+        ybar = _wmean(h, y, n, hsum)
+    for i in range(n):
+        r = R[i] - b
+        rho[i] = r
+        q += h[i] * r * r
+    if _dual_full(data, indices, indptr, n, y, h, ybar, mu, l1, l2, lower, upper, active, m,
+                  c, rho, v, fit_intercept, n_threads, project, dout) != 0:
+        return -1
     out[0] = 0.5 * q + _penalty(w, l1, l2, active, m)
-    out[1] = s * yr - 0.5 * s * s * qq - G
-    out[2] = s
+    out[1] = dout[0]
+    out[2] = dout[1]
     out[3] = b
     return 0
 
@@ -947,8 +1047,8 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
                      const double* mu, const double* lips, const floating* l1,
                      const floating* l2, const floating* lower, const floating* upper,
                      int* active, int m, const int* ws_init, int n_ws_init,
-                     double* c, double* score, unsigned char* mark, int* ws, int* order,
-                     double* rho, floating* v, floating* R_tmp, double* corr,
+                     double* c, double* c2, double* score, unsigned char* mark, int* ws,
+                     int* order, double* rho, floating* v, floating* R_tmp, double* corr,
                      double tol_abs, int max_iter, int max_epochs, int p0, int K,
                      int check_every, double inner_tol, double eps_margin, bint screening,
                      bint fit_intercept, bint unit, unsigned long long seed, bint shuffle,
@@ -959,26 +1059,49 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
     cdef int status = _MAX_ITER, n_stalled = 0, first = 1
     cdef double hsum = 0.0, gap = INFINITY, D_best = -INFINITY, best_gap = INFINITY
     cdef double P = INFINITY, s, b = 0.0, radius, u, d, l1j, lo, up, sc, thr, inner_gap
+    cdef double D, ybar = 0.0, rate = 0.0, target
+    cdef double* cb
     cdef double out[4]
+    cdef double dout[2]
     cdef double bb[1]
+    cdef int ext = 0, first_check
     cdef double* work = NULL
     cdef Py_ssize_t work_len = 0, need
     for i in range(n):
         hsum += h[i]
+    if fit_intercept:
+        ybar = _wmean(h, y, n, hsum)
     while True:
         if _full_gap(data, indices, indptr, n, y, h, hsum, w, R, mu, l1, l2, lower, upper,
                      active, m, c, rho, v, fit_intercept, n_threads, project, out) != 0:
             status = _CALLBACK_ERROR
             break
         P = out[0]
+        D = out[1]
         s = out[2]
         b = out[3]
-        if out[1] > D_best:
-            D_best = out[1]
-        gap = P - D_best
+        cb = c
         if corr != NULL:
             for k in range(m):
                 corr[active[k]] = c[k]
+        if ext and P - fmax(D, D_best) > fmax(tol_abs, 0.9 * gap):
+            # the gap has decreased by less than 10% since the last outer iteration (the
+            # rescaled residual is a poor dual point, e.g. n << p at small alpha): second
+            # dual candidate, the Anderson extrapolation of the last inner residuals
+            # (celer's dual extrapolation), rescaled over all active features
+            for i in range(n):
+                rho[i] = work[(K + 3) * m_ws + (K + 1) * n + i]
+            if _dual_full(data, indices, indptr, n, y, h, ybar, mu, l1, l2, lower, upper,
+                          active, m, c2, rho, v, fit_intercept, n_threads, project, dout) != 0:
+                status = _CALLBACK_ERROR
+                break
+            if dout[0] > D:
+                D = dout[0]
+                s = dout[1]
+                cb = c2
+        if D > D_best:
+            D_best = D
+        gap = P - D_best
         if verbose:
             _print_iter(it + 1, P, gap, tol_abs, m, m_ws, n_epochs)
         if not (isfinite(P) and isfinite(gap)):
@@ -999,13 +1122,14 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
                     status = _STALLED
                     break
         it += 1
-        # ---- gap-safe screening (removes features for good) and working-set scores
-        radius = sqrt(2.0 * fmax(gap, 0.0)) + eps_margin if screening else INFINITY
+        # ---- gap-safe screening (removes features for good) and working-set scores;
+        # the sphere is centered at this iteration's dual point, of value D
+        radius = sqrt(2.0 * fmax(P - D, 0.0)) + eps_margin if screening else INFINITY
         n_forced = 0
         new_m = 0
         for k in range(m):
             j = active[k]
-            u = s * c[k]
+            u = s * cb[k]
             d = sqrt(lips[j])
             l1j = l1[j]
             lo = lower[j]
@@ -1085,11 +1209,20 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
                 status = _NO_MEMORY
                 break
             work_len = need
+        # the set holds every active feature: its gap is the full one, solve to tol. The
+        # floor 0.8 tol: once the set holds the support, the full gap is the set's gap up
+        # to the features outside it; a lower floor makes the last, slowest solve (the gap
+        # is then limited by the dual point) run much longer than the tolerance needs
+        target = 0.8 * tol_abs if m_ws == m else fmax(inner_tol * gap, 0.8 * tol_abs)
+        # first check where the rate of the previous set predicts the target
+        first_check = check_every
+        if rate < 0.0:
+            first_check = max(1, min(check_every, <int> ceil(log(target / gap) / rate)))
         ep = _cd_solve(data, indices, indptr, n, y, h, w, R, bb, mu, lips, l1, l2, lower,
-                       upper, ws, m_ws, work, R_tmp, order, fmax(inner_tol * gap, 0.5 * tol_abs),
+                       upper, ws, m_ws, work, R_tmp, order, target,
                        max_epochs, check_every, K, fit_intercept, unit,
                        seed + <unsigned long long> it * 7919ULL, shuffle, &inner_gap,
-                       20 if patience > 0 else 0)
+                       20 if patience > 0 else 0, &rate, &ext, first_check, gap)
         n_epochs += ep
     if status != _CONVERGED and status != _NONFINITE \
             and status != _CALLBACK_ERROR and status != _NO_MEMORY and it > 0:
@@ -1151,6 +1284,7 @@ cdef tuple _enet_solve_wrap(const floating* data, const int* indices, const int*
     cdef int[::1] act = np.empty(size, dtype=np.int32)
     cdef int[::1] init = np.empty(max(n_init, 1), dtype=np.int32)
     cdef double[::1] c = np.empty(size)
+    cdef double[::1] c2 = np.empty(size)
     cdef double[::1] score = np.empty(size)
     cdef unsigned char[::1] mark = np.zeros(size, dtype=np.uint8)
     cdef int[::1] ws = np.empty(size, dtype=np.int32)
@@ -1169,7 +1303,7 @@ cdef tuple _enet_solve_wrap(const floating* data, const int* indices, const int*
     with nogil:
         status = _enet_solve(data, indices, indptr, n, p, &y[0], &h[0], &w[0], &R[0], &mu[0],
                              &lipschitz[0], &l1[0], &l2[0], &lower[0], &upper[0], &act[0], m,
-                             &init[0], n_init, &c[0], &score[0], &mark[0], &ws[0], &order[0],
+                             &init[0], n_init, &c[0], &c2[0], &score[0], &mark[0], &ws[0], &order[0],
                              &rho[0], &v[0], &R_tmp[0], corr, tol, max_iter, max_epochs, p0,
                              anderson_k, max(check_every, 1), inner_tol, eps_margin, screening,
                              fit_intercept, unit_weights, seed, shuffle, max(n_threads, 1),
