@@ -107,6 +107,73 @@ def test_col_stats_ws(rng, dtype, fmt):
     assert np.all(mu[np.setdiff1d(np.arange(12), ws)] == 0)
 
 
+@pytest.mark.parametrize("fmt", ["dense", "csc"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_gram_ws(rng, dtype, fmt, fit_intercept):
+    X = rng.standard_normal((50, 12)) * (rng.random((50, 12)) < 0.4)
+    h = rng.random(50).astype(dtype)
+    ws = np.array([0, 3, 4, 9, 11], dtype=np.int32)
+    Xd = np.asfortranarray(X, dtype=dtype)
+    m = ws.size + fit_intercept
+    Q = np.full((m, m), np.nan)
+    if fmt == "dense":
+        _newton.gram_ws_dense(Xd, h, ws, Q, np.empty(50))
+    else:
+        Xs = sp.csc_matrix(Xd)
+        nnz = int(np.diff(Xs.indptr)[ws].sum())
+        _newton.gram_ws_sparse(Xs.data, Xs.indices.astype(np.int32), Xs.indptr.astype(np.int32),
+                               h, ws, Q, np.empty(51, dtype=np.int32),
+                               np.empty(nnz, dtype=np.int32), np.empty(nnz))
+    A = Xd[:, ws].astype(np.float64)
+    if fit_intercept:
+        A = np.column_stack([A, np.ones(50)])
+    np.testing.assert_allclose(Q, A.T @ (h.astype(np.float64)[:, None] * A),
+                               rtol=1e-6 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("n_free", [0, 1])
+def test_quad_cd_gram_kkt(rng, n_free):
+    """The Gram-form CD reaches the optimality conditions of the penalized quadratic."""
+    m = 9
+    B = rng.standard_normal((6, m))          # rank-deficient PSD Q (as when m > n_samples)
+    Q = np.ascontiguousarray(B.T @ B + np.diag(rng.random(m) * 0.1))
+    g = rng.standard_normal(m) * 3
+    x0 = rng.standard_normal(m) * (rng.random(m) < 0.5)
+    l1 = rng.random(m - n_free) + 0.2
+    l2 = rng.random(m - n_free) * 0.5
+    x, r = x0.copy(), g.copy()
+    ep, viol = _newton.quad_cd_gram(Q, r, x, l1, l2, n_free, 1e-12, 100_000)
+    assert viol <= 1e-12 and ep < 100_000
+    grad = g + Q @ (x - x0)
+    np.testing.assert_allclose(r, grad, atol=1e-10)
+    k = m - n_free
+    gp = grad[:k] + l2 * x[:k]
+    nz = x[:k] != 0
+    np.testing.assert_allclose(gp[nz], -l1[nz] * np.sign(x[:k][nz]), atol=1e-10)
+    assert np.all(np.abs(gp[~nz]) <= l1[~nz] + 1e-10)
+    assert np.all(np.abs(grad[k:]) <= 1e-10)
+
+
+@pytest.mark.parametrize("gram", [True, False])
+@pytest.mark.parametrize("fmt", ["dense", "csc"])
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+def test_both_inner_solvers(rng, monkeypatch, gram, fmt, penalty):
+    """Gram-form and column-wise CD subproblem solvers reach the same optimum."""
+    from fastreg.solvers import prox_newton
+    monkeypatch.setattr(prox_newton, "_gram_choice", lambda design, ws, n: gram)
+    X, y = _problem(rng)
+    rho = PENALTIES[penalty]
+    for fit_intercept in (True, False):
+        w_ref, b_ref = logistic_lbfgsb(X, y, C=0.3, penalty=penalty, l1_ratio=rho,
+                                       fit_intercept=fit_intercept)
+        est = LogisticRegression(penalty, C=0.3, l1_ratio=rho if penalty == "elasticnet" else None,
+                                 fit_intercept=fit_intercept, tol=1e-12, max_iter=200)
+        est.fit(_container(X, fmt), y)
+        np.testing.assert_allclose(est.coef_[0], w_ref, atol=1e-5)
+        assert abs(est.intercept_[0] - b_ref) <= 1e-5
+
+
 # ---------------------------------------------------------------------------
 # duality gap of the solver vs the reference
 # ---------------------------------------------------------------------------

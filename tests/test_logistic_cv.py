@@ -81,7 +81,7 @@ def test_cv_matches_sklearn(rng, fmt):
     sk = SkLogisticRegressionCV(Cs=Cs, l1_ratios=(0.0,), solver="lbfgs", cv=cv, tol=1e-12,
                                 scoring="neg_log_loss", use_legacy_attributes=True,
                                 max_iter=10_000).fit(X, y)
-    est_ll = LogisticRegressionCV(Cs=Cs, cv=cv, tol=1e-10, scoring="neg_log_loss").fit(Xc, y)
+    est_ll = LogisticRegressionCV(Cs=Cs, cv=cv, tol=1e-12, scoring="neg_log_loss").fit(Xc, y)
     np.testing.assert_allclose(est_ll.scores_["yes"], sk.scores_["yes"][..., 0], rtol=1e-5)
     assert est_ll.C_[0] == sk.C_[0]
     np.testing.assert_allclose(est_ll.coef_, sk.coef_, atol=1e-5)

@@ -39,8 +39,18 @@ Algorithm (outer loop and line search in Python, every O(n) or O(nnz) pass compi
    implicit centering, Anderson acceleration) to a duality gap of ``1e-3``
    times the current one; then a backtracking (Armijo) line search on the
    true objective along ``(w' - w, b' - b)``, with the proximal-Newton
-   decrease ``g^T X d + r(w') - r(w)``. Steps are repeated until the
-   working-set duality gap is below ``0.3`` times the full one (celer's rule).
+   decrease ``g^T X d + r(w') - r(w)``. When the working set is small
+   relative to the cost of an epoch over its columns (:func:`_gram_choice`),
+   the subproblem is instead solved in Gram form: ``[X_ws, 1]^T diag(h) [X_ws, 1]``
+   is built once per Newton step (:func:`fastreg._newton.gram_ws_dense` /
+   ``gram_ws_sparse``) and CD runs on it with epochs independent of
+   ``n_samples`` (:func:`fastreg._newton.quad_cd_gram`; glmnet's covariance
+   updates, Friedman, Hastie, Tibshirani 2010), to an optimality violation of
+   ``_GRAM_RTOL`` times the initial one (inexact prox-Newton, Lee, Sun &
+   Saunders 2014). The unit step of the line search is evaluated by the
+   derivatives pass at the trial point itself (one pass over the samples per
+   accepted step). Steps are repeated until the working-set optimality
+   violation is below ``0.3`` times the full one (celer's and skglm's rule).
 
 Multinomial (softmax) problems: :func:`multinomial_prox_newton` (working-set
 proximal Newton on the full softmax Hessian, stopped by the optimality violation).
@@ -74,6 +84,7 @@ _ARMIJO = 1e-4
 _MIN_STEP = 1e-10
 _SUB_ACCURACY = 1e-3  # binary: subproblem duality gap relative to the current one
 _MAX_DZ = 20.0      # multinomial: largest change of a score z_ik per Newton step
+_GRAM_RTOL = 1e-3   # binary, Gram form: subproblem violation relative to the initial one
 _MN_EPOCHS = 300    # multinomial: CD sweeps per Newton direction
 
 
@@ -124,7 +135,9 @@ def _penalty(w, rho):
     if rho is None:
         return 0.0
     w = w.astype(np.float64, copy=False)
-    return rho * float(np.abs(w).sum()) + 0.5 * (1.0 - rho) * float(w @ w)
+    # products summed by numpy, not BLAS dots: a threaded BLAS call per Newton step wakes
+    # its spinning worker threads for vectors this small (CPU time of a whole core)
+    return rho * float(np.abs(w).sum()) + 0.5 * (1.0 - rho) * float(np.sum(w * w))
 
 
 def _penalty_change(w, d, step, rho):
@@ -134,7 +147,7 @@ def _penalty_change(w, d, step, rho):
     w = w.astype(np.float64)
     wn = w + step * d
     return rho * float(np.sum(np.abs(wn) - np.abs(w))) + \
-        0.5 * (1.0 - rho) * float(np.dot(step * d, wn + w))
+        0.5 * (1.0 - rho) * float(np.sum((step * d) * (wn + w)))
 
 
 def _conjugate(v, rho):
@@ -142,7 +155,7 @@ def _conjugate(v, rho):
     if rho >= 1.0:
         return 0.0
     st = np.maximum(np.abs(v) - rho, 0.0)
-    return float(st @ st) / (2.0 * (1.0 - rho))
+    return float(np.sum(st * st)) / (2.0 * (1.0 - rho))
 
 
 def _dual(z, y, c, v, rho):
@@ -193,12 +206,111 @@ def _matvec(design, w):
     return out.astype(np.float64)
 
 
+def _binary_violation(v, w, rho, g_icpt):
+    """Largest distance of ``v = -X^T grad`` (restricted) to the subdifferential of the penalty at ``w``.
+
+    ``g_icpt``: the intercept's gradient ``sum_i grad_i`` (0 without intercept).
+    """
+    w = w.astype(np.float64)
+    g = -v + (1.0 - rho) * w
+    viol = np.where(w != 0, np.abs(g + rho * np.sign(w)), np.maximum(np.abs(g) - rho, 0.0))
+    return max(float(np.max(viol, initial=0.0)), abs(g_icpt))
+
+
+def _gram_direction(design, grad, hess, r_ws, w, b, ws, l1, l2, fit_intercept, max_epochs):
+    """Proximal Newton direction on ``ws`` by CD on the model in Gram form.
+
+    The model gradient at ``(w, b)`` is ``[X_ws, 1]^T grad`` and its Hessian
+    :func:`_gram`; :func:`fastreg._newton.quad_cd_gram` minimizes the penalized
+    model until its optimality violation is ``_GRAM_RTOL`` times the initial one
+    (the inexact proximal Newton rule of Lee, Sun & Saunders 2014 with a fixed
+    forcing term; each epoch costs ``O(m^2)`` at most, so the subproblem is
+    solved accurately and few Newton steps are needed).
+
+    Returns
+    -------
+    d : ndarray (m,), float64
+        Change of ``w[ws]``.
+    db : float
+        Change of the intercept (0 without).
+    epochs : int
+    """
+    m = ws.size
+    fi = bool(fit_intercept)
+    Q = _gram(design, hess, ws, fi)
+    r = np.empty(m + fi)
+    r[:m] = r_ws
+    if fi:
+        r[m] = float(grad.sum())
+    x0 = np.empty(m + fi)
+    x0[:m] = w[ws]
+    if fi:
+        x0[m] = b
+    l1w = np.ascontiguousarray(l1[ws], dtype=np.float64)
+    l2w = np.ascontiguousarray(l2[ws], dtype=np.float64)
+    x = x0.copy()
+    # initial violation of the subproblem (= the true one on ws at (w, b))
+    g = r[:m] + l2w * x0[:m]
+    viol = np.where(x0[:m] != 0, np.abs(g + l1w * np.sign(x0[:m])),
+                    np.maximum(np.abs(g) - l1w, 0.0))
+    v0 = max(float(np.max(viol, initial=0.0)), abs(float(r[m])) if fi else 0.0)
+    ep, _ = _newton.quad_cd_gram(Q, r, x, l1w, l2w, int(fi), _GRAM_RTOL * v0,
+                                 int(min(max_epochs, 1000)))
+    d = x[:m] - x0[:m]
+    db = float(x[m] - x0[m]) if fi else 0.0
+    return d, db, ep
+
+
 def _col_stats_ws(design, h, ws, mu, lips, fit_intercept):
     if design.sparse:
         _newton.col_stats_ws_sparse(design.data, design.indices, design.indptr, h, ws, mu, lips,
                                     bool(fit_intercept))
     else:
         _newton.col_stats_ws_dense(design.X, h, ws, mu, lips, bool(fit_intercept))
+
+
+_GRAM_EPOCHS = 100  # CD epochs per subproblem assumed when choosing the Gram form
+_GRAM_MAX = 2000     # largest working set solved in Gram form
+
+
+def _gram_choice(design, ws, n):
+    """Whether the subproblem on ``ws`` is cheaper in Gram form (estimated flops).
+
+    Column-wise CD costs about ``2 nnz(X_ws)`` per epoch; the Gram form costs
+    building ``X_ws^T diag(h) X_ws`` (``m^2 n / 8`` for BLAS on dense X,
+    ``sum_i c_i^2`` for sparse X, ``c_i`` the non-zeros of row ``i`` in ``ws``)
+    plus about ``m^2 / 2`` per epoch (``O(m)`` per changed coordinate).
+    """
+    m = ws.size
+    if m > _GRAM_MAX:
+        return False
+    if design.sparse:
+        X = design.X
+        counts = np.diff(X.indptr)[ws]
+        nnz_ws = float(counts.sum())
+        # upper estimate of sum_i c_i^2 from the densest columns (no pass over X):
+        # the rows of a column hold at most min(m, nnz_ws / (nnz_col ...)) entries of ws
+        per_row = nnz_ws / max(n, 1)
+        build = nnz_ws * max(per_row, 1.0) * 2.0
+    else:
+        nnz_ws = float(m) * n
+        build = m * m * n / 2.0
+    return build + _GRAM_EPOCHS * m * m / 2.0 <= _GRAM_EPOCHS * 2.0 * nnz_ws
+
+
+def _gram(design, h, ws, fit_intercept):
+    """``[X_ws, 1]^T diag(h) [X_ws, 1]`` in float64 (the last row/column only if ``fit_intercept``)."""
+    X = design.X
+    m = ws.size
+    Q = np.empty((m + fit_intercept, m + fit_intercept))
+    if design.sparse:
+        nnz_ws = int(np.diff(design.indptr)[ws].sum())
+        _newton.gram_ws_sparse(design.data, design.indices, design.indptr, h, ws, Q,
+                               np.empty(X.shape[0] + 1, dtype=np.int32),
+                               np.empty(nnz_ws, dtype=np.int32), np.empty(nnz_ws))
+    else:
+        _newton.gram_ws_dense(X, h, ws, Q, np.empty(X.shape[0]))
+    return Q
 
 
 def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, intercept_init=0.0,
@@ -294,6 +406,9 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
     mu = np.zeros(p)
     lips = np.zeros(p)
     R_tmp = np.empty(n, dtype=dtype)
+    grad_t = np.empty(n)
+    hess_t = np.empty(n, dtype=dtype)
+    resp_t = np.empty(n, dtype=dtype)
     K = int(anderson_k)
     icpt = np.zeros(1)
     full_ws = not penalized or rho == 0.0
@@ -344,23 +459,32 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
         work = np.empty(_work_size(K, m, n))
         order = np.empty(m, dtype=np.int32)
         target = 0.3 * measure if penalized else tol_abs
+        # optimality violation on ws (celer/skglm's inner stopping rule, relative to the full one)
+        viol_full = _binary_violation(v[ws], w[ws], rho, 0.0) if penalized else np.inf
         sub_gap = measure
         progressed = False
+        use_gram = _gram_choice(design, ws, n)
+        r_ws = -v[ws]               # model gradient X_ws^T grad at the current point
         for _k in range(max_newton if penalized else 1):
-            # ---- subproblem: weighted least squares model at z, by the CD kernel
-            _col_stats_ws(design, hess, ws, mu, lips, fit_intercept)
-            y_work = (z + resp).astype(dtype)
-            R = (b + resp).astype(dtype)            # = y_work - X w (no intercept)
-            w_new = w.copy()
             tol_sub = max(_SUB_ACCURACY * sub_gap, 0.1 * tol_abs) if penalized else -np.inf
-            ep, _ = design.solve(y_work, hess, w_new, R, icpt, mu, lips, l1, l2, lower, upper,
-                                 ws, work, R_tmp, order, float(tol_sub),
-                                 int(max_epochs if penalized else min(max_epochs, 200)), 10, K,
-                                 bool(fit_intercept), False, 0, False)
+            if use_gram:
+                # ---- subproblem in Gram form (cost independent of n per epoch)
+                d, db, ep = _gram_direction(design, grad, hess, r_ws, w, b, ws, l1, l2,
+                                            fit_intercept, max_epochs)
+            else:
+                # ---- subproblem: weighted least squares model at z, by the CD kernel
+                _col_stats_ws(design, hess, ws, mu, lips, fit_intercept)
+                y_work = (z + resp).astype(dtype)
+                R = (b + resp).astype(dtype)            # = y_work - X w (no intercept)
+                w_new = w.copy()
+                ep, _ = design.solve(y_work, hess, w_new, R, icpt, mu, lips, l1, l2, lower,
+                                     upper, ws, work, R_tmp, order, float(tol_sub),
+                                     int(max_epochs if penalized else min(max_epochs, 200)), 10,
+                                     K, bool(fit_intercept), False, 0, False)
+                d = (w_new[ws].astype(np.float64) - w[ws].astype(np.float64))
+                db = float(icpt[0]) - b if fit_intercept else 0.0
             n_epochs += ep
             n_newton += 1
-            d = (w_new[ws].astype(np.float64) - w[ws].astype(np.float64))
-            db = float(icpt[0]) - b if fit_intercept else 0.0
             nz = np.flatnonzero(d)
             Xd = np.zeros(n, dtype=dtype)
             if nz.size:
@@ -368,7 +492,7 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
             Xd = Xd.astype(np.float64)
             dz = Xd + db
             pen_old = _penalty(w[ws], rho)
-            decrease = float(grad @ dz) + _penalty_change(w[ws], d, 1.0, rho)
+            decrease = float(np.sum(grad * dz)) + _penalty_change(w[ws], d, 1.0, rho)
             F = f + pen_old
             rounding = 64 * np.finfo(np.float64).eps * max(abs(P), 1e-300)
             if not decrease <= rounding or (nz.size == 0 and db == 0.0):
@@ -376,37 +500,53 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
                     print(f"    newton: no descent: ep {ep} decrease {decrease:.3e} "
                           f"changed {nz.size} db {db:.3e} |d| {np.abs(d).max(initial=0):.3e}")
                 break
+            # ---- line search; the unit step is tried with the derivatives pass itself
+            # (accepted almost always near the solution: one pass over the samples per step)
             step, accepted = 1.0, False
-            while step >= _MIN_STEP:
-                w_try = (w[ws].astype(np.float64) + step * d).astype(dtype)
-                F_try = _newton.binary_loss(z, dz, y, c, step) + _penalty(w_try, rho)
+            z_try = z + dz
+            w_try = (w[ws].astype(np.float64) + d).astype(dtype)
+            f_try = _newton.binary_derivatives(z_try, y, c, grad_t, hess_t, resp_t, hess_floor)
+            exact = True
+            while True:
+                F_try = f_try + _penalty(w_try, rho)
                 if F_try <= F + _ARMIJO * step * min(decrease, 0.0) or \
                         (abs(decrease) <= rounding and F_try <= F + rounding):
                     accepted = True
                     break
                 step *= 0.5
+                if step < _MIN_STEP:
+                    break
+                w_try = (w[ws].astype(np.float64) + step * d).astype(dtype)
+                f_try = _newton.binary_loss(z, dz, y, c, step)
+                exact = False
             if verbose > 1:
                 print(f"    newton: ep {ep} decrease {decrease:.3e} step {step} "
-                      f"accepted {accepted} "
-                      f"dF {F_try - F:.3e} tol_sub {tol_sub:.3e}")
+                      f"accepted {accepted} dF {F_try - F:.3e} tol_sub {tol_sub:.3e}")
             if not accepted:
                 break
             progressed = progressed or F_try < F
             w[ws] = w_try
             Xw += step * Xd
             b += step * db
-            b = shift_b(Xw, b)
-            z = Xw + b
-            f = _newton.binary_derivatives(z, y, c, grad, hess, resp, hess_floor)
+            if exact:
+                z = z_try
+                grad, grad_t = grad_t, grad
+                hess, hess_t = hess_t, hess
+                resp, resp_t = resp_t, resp
+                f = f_try
+            else:
+                z = Xw + b
+                f = _newton.binary_derivatives(z, y, c, grad, hess, resp, hess_floor)
             if not penalized:
-                fresh = True
+                fresh = not fit_intercept
                 break
-            # ---- restricted gap (features outside ws are 0)
-            v_ws = design.xtv((-grad).astype(dtype), ws)
-            P_ws = f + _penalty(w, rho)
-            sub_gap = P_ws - _dual(z, y, c, v_ws, rho)
-            if sub_gap <= target or sub_gap <= tol_abs:
-                fresh = True
+            # ---- restricted optimality violation (features outside ws are 0)
+            r_ws = design.xtv(grad.astype(dtype), ws)
+            sub_viol = _binary_violation(-r_ws, w[ws], rho,
+                                         float(grad.sum()) if fit_intercept else 0.0)
+            sub_gap = measure * min(1.0, (sub_viol / viol_full) ** 2) if viol_full > 0 else 0.0
+            if sub_viol <= 0.3 * viol_full or F - F_try <= rounding:
+                fresh = not fit_intercept
                 break
         stalled = 0 if progressed else stalled + 1
         if it % 10 == 0:
