@@ -2,30 +2,38 @@
 
 Protocol
 --------
-1. *Time to the same objective.* On one ``LocalCluster`` (worker processes,
-   one thread each), the same persisted dask array: dask-ml's
-   ``LinearRegression`` (L1) / ``LogisticRegression`` (L2, L1) with solvers
-   ``admm``, ``proximal_grad`` (and ``lbfgs`` for L2) at their defaults; its
-   objective ``f_dml`` is evaluated in fastreg's scaling. fastreg.dask is then
-   run at decreasing ``tol`` (1e-2, 1e-3, ... 1e-8); the time reported is the
-   first (cold) fit whose objective is ``<= f_dml``. Ratio = dask-ml time /
-   fastreg time (median of ``--repeat`` runs each).
+1. *Time to the same objective.* On one ``LocalCluster`` (2 worker
+   processes, one thread each), the same persisted dask array (100,000 x 50
+   dense, 8 chunks): dask-ml's ``LinearRegression`` (L1: admm, proximal_grad;
+   L2: lbfgs) and ``LogisticRegression`` (L2: admm, proximal_grad, lbfgs; L1:
+   admm, proximal_grad) at their defaults; its objective ``f_dml`` is
+   evaluated in fastreg's scaling. fastreg.dask (``solver='auto'``) is run at
+   decreasing ``tol`` (1e-2 ... 1e-8); the time reported is the first (cold)
+   fit whose objective is ``<= f_dml``. Ratio = dask-ml time / fastreg time,
+   in wall time and in CPU time (``time.process_time`` of the worker
+   processes plus the driver: what the other load of a shared machine does
+   not distort). dask-ml's elastic net is not compared (its prox returns its
+   input unchanged in dask-glm 0.4.0).
 
    Scaling conversions (dask-ml penalizes its intercept, so both fit without
    intercept, ``fit_intercept=False``): dask-glm minimizes
-   ``||y - X b||^2 + (1/C) ||b||_1`` for the Normal family, i.e. fastreg's
-   Lasso ``1/(2n) ||y - X w||^2 + alpha ||w||_1`` with ``C = 1/(2 n alpha)``;
-   for the logistic family it minimizes ``sum_i log(1 + exp(-y_i x_i b)) +
-   (1/C) pen(b)`` with ``pen`` = ``||b||_1`` or ``||b||^2 / 2``, i.e. fastreg's
-   ``C sum_i loss_i + pen(w)`` divided by ``C``: the same ``C``.
-2. *Scaling.* A dense (2,000,000 x 100, Lasso) and a sparse (1,000,000 x
-   10,000, density 1e-3, L2 logistic) problem, generated on the workers,
-   fitted with 1 worker and with 2 workers (one thread each), ``tol=1e-6``.
+   ``||y - X b||^2 + (1/C) pen(b)`` for the Normal family, i.e. fastreg's
+   ``1/(2n) ||y - X w||^2 + alpha pen(w)`` with ``C = 1/(2 n alpha)``; for the
+   logistic family ``sum_i log(1 + exp(-y_i x_i b)) + (1/C) pen(b)``, i.e.
+   fastreg's ``C sum_i loss_i + pen(w)`` divided by ``C``: the same ``C``
+   (``pen`` = ``||b||_1`` or ``||b||^2 / 2``).
+2. *Scaling.* A dense (2,000,000 x 100 float64, 1.6 GB, 16 chunks) and a
+   sparse (1,000,000 x 10,000, density 1e-3, 8 chunks) problem, generated on
+   the workers and persisted, with 1 worker and with 2 workers (processes,
+   one thread each): the time of one distributed pass of the block kernels
+   (gradient; gradient + Hessian) and of whole fits (``tol=1e-6``), wall and
+   CPU.
 
 Usage::
 
-    python bench/dask.py            # full (about 40 min on a quiet 2-core machine)
-    python bench/dask.py --short    # small sizes, 1 repeat (a few minutes)
+    python bench/dask.py            # full: about 15 min on a quiet 2-core machine
+    python bench/dask.py --short    # small sizes (a few minutes)
+    (--skip-compare / --skip-scaling run one part)
 
 Writes ``bench/results/dask.md`` (``dask_short.md`` with ``--short``).
 """
@@ -83,115 +91,182 @@ def sparse_problem(n, p, density, chunk_rows, seed=0):
     return X, y.astype(np.float64)
 
 
-def objective(kind, X, y, coef, *, alpha=None, C=None, l1=True):
+CASES = [  # (kind, fastreg penalty, dask-ml penalty, dask-ml solvers)
+    ("ls", "l1", "l1", ("admm", "proximal_grad")),                      # Lasso
+    ("ls", "l2", "l2", ("lbfgs",)),                                     # ElasticNet(l1_ratio=0)
+    ("logistic", "l2", "l2", ("admm", "proximal_grad", "lbfgs")),
+    ("logistic", "l1", "l1", ("admm", "proximal_grad")),
+]
+# dask-ml's elastic-net prox (dask_glm.regularizers.ElasticNet.proximal_operator 0.4.0)
+# returns its input unchanged, so its elastic-net fits are not compared.
+
+
+def _fastreg_fit(kind, pen, X, y, n, tol, solver="auto"):
+    """fastreg.dask fit in dask-glm's scaling (no intercept); returns ``(coef, objective kw)``."""
+    import fastreg.dask as fd
+    if kind == "ls":
+        alpha = 0.01
+        l1_ratio = {"l1": 1.0, "l2": 0.0}[pen]
+        coef = fd.ElasticNet(alpha=alpha, l1_ratio=l1_ratio, fit_intercept=False, tol=tol,
+                             solver=solver, max_iter=5000).fit(X, y).coef_
+        # dask-glm: ||y - X b||^2 + (1/C) pen(b): C = 1 / (2 n alpha)
+        return coef, dict(alpha=alpha, l1_ratio=l1_ratio), 1.0 / (2 * n * alpha)
+    C = 10.0 / n
+    l1_ratio = 0.5 if pen == "elasticnet" else None
+    coef = fd.LogisticRegression(penalty=pen, C=C, l1_ratio=l1_ratio, fit_intercept=False,
+                                 tol=tol, solver=solver, max_iter=5000).fit(X, y).coef_[0]
+    return coef, dict(C=C, l1_ratio={"l1": 1.0, "l2": 0.0}.get(pen, 0.5)), C
+
+
+def objective(kind, X, y, coef, *, alpha=None, C=None, l1_ratio=1.0):
     """fastreg's objective (no intercept), computed on the cluster."""
     import dask.array as da
     coef = np.asarray(coef, dtype=np.float64).ravel()
     z = X.map_blocks(lambda b: np.asarray(b @ coef).ravel(), drop_axis=1, dtype=np.float64)
-    pen = np.abs(coef).sum() if l1 else 0.5 * coef @ coef
+    l1, l2 = np.abs(coef).sum(), 0.5 * coef @ coef
     if kind == "ls":
-        return float(0.5 * ((y - z) ** 2).mean().compute() + alpha * pen)
+        pen = alpha * (l1_ratio * l1 + (1 - l1_ratio) * l2)
+        return float(0.5 * ((y - z) ** 2).mean().compute() + pen)
     ypm = 2 * y - 1
-    return float(C * da.logaddexp(0, -ypm * z).sum().compute() + pen)
+    return float(C * da.logaddexp(0, -ypm * z).sum().compute() + l1_ratio * l1
+                 + (1 - l1_ratio) * l2)
 
 
-def time_it(fn, repeat):
-    """Median wall time of ``repeat`` cold calls, and the last call's result."""
-    box = []
-    median, _ = median_time(lambda: box.append(fn()), repeat=repeat, warmup=0)
-    return median, box[-1]
+def cpu_of_workers(client):
+    """Total CPU seconds used so far by the worker processes and this process."""
+    return sum(client.run(time.process_time).values()) + time.process_time()
 
 
-def vs_dask_ml(client, n, p, chunk_rows, repeat, short=False):
+def timed(client, fn, repeat):
+    """``(median wall, median CPU of workers + driver, last result)`` of ``repeat`` calls."""
+    walls, cpus, out = [], [], None
+    for _ in range(repeat):
+        c0, t0 = cpu_of_workers(client), time.perf_counter()
+        out = fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(cpu_of_workers(client) - c0)
+    return float(np.median(walls)), float(np.median(cpus)), out
+
+
+def vs_dask_ml(client, n, p, chunk_rows, repeat, cases):
     import dask_ml.linear_model as dml
-
-    import fastreg.dask as fd
     rows = []
-    cases = [("ls", "l1", ("admm", "proximal_grad")),
-             ("logistic", "l2", ("admm", "proximal_grad", "lbfgs")),
-             ("logistic", "l1", ("admm", "proximal_grad"))]
-    if short:
-        cases = [("ls", "l1", ("admm", "proximal_grad")), ("logistic", "l2", ("admm", "lbfgs"))]
-    for kind, pen, solvers in cases:
+    for kind, pen, dml_pen, solvers in cases:
         X, y = dense_problem(n, p, chunk_rows, kind)
         X, y = client.persist([X, y])
-        l1 = pen == "l1"
-        if kind == "ls":
-            alpha = 0.01
-            C = 1.0 / (2 * n * alpha)
-
-            def ours(tol, solver="auto"):
-                return fd.Lasso(alpha=alpha, fit_intercept=False, tol=tol, solver=solver,
-                                max_iter=5000).fit(X, y).coef_
-            obj = dict(alpha=alpha)
-        else:
-            C = 10.0 / n
-
-            def ours(tol, solver="auto"):
-                return fd.LogisticRegression(penalty=pen, C=C, fit_intercept=False, tol=tol,
-                                             max_iter=5000).fit(X, y).coef_[0]
-            obj = dict(C=C)
+        name = f"{kind}/{pen}"
+        _fastreg_fit(kind, pen, X, y, n, 1e-2)    # warm-up: worker imports, compiled code
         our_path = []
-        ours(1e-2)          # warm-up: worker imports, compiled code, persisted input
-        for tol in (TOLS[1::2] if short else TOLS):
-            t, coef = time_it(lambda: ours(tol), repeat)
-            our_path.append((tol, t, objective(kind, X, y, coef, l1=l1, **obj)))
-            print(f"[bench/dask] {kind}/{pen} fastreg tol={tol:g}: {t:.3g} s", flush=True)
-        f_best = our_path[-1][2]
-        if kind == "ls":
-            t_admm, coef = time_it(lambda: ours(1e-4, "admm"), 1)
-            rows.append([f"{kind}/{pen}", "fastreg admm (tol 1e-4)", f"{t_admm:.3g}",
-                         f"{(objective(kind, X, y, coef, l1=l1, **obj) - f_best) / f_best:.1e}",
-                         "-", "-"])
+        for tol in TOLS:
+            wall, cpu, (coef, obj, C) = timed(client, lambda: _fastreg_fit(kind, pen, X, y, n,
+                                                                           tol), repeat)
+            our_path.append((tol, wall, cpu, objective(kind, X, y, coef, **obj)))
+            print(f"[bench/dask] {name} fastreg tol={tol:g}: {wall:.3g} s", flush=True)
+        f_best = our_path[-1][3]
+        if kind == "ls" or os.environ.get("FASTREG_BENCH_ADMM_ALL"):
+            wall, cpu, (coef, obj, C) = timed(client, lambda: _fastreg_fit(
+                kind, pen, X, y, n, 1e-4, "admm" if kind == "ls" else "fista"), 1)
+            rows.append([name, "fastreg admm (tol 1e-4)" if kind == "ls" else
+                         "fastreg fista (tol 1e-4)", f"{wall:.3g}", f"{cpu:.3g}",
+                         f"{(objective(kind, X, y, coef, **obj) - f_best) / f_best:.1e}",
+                         "-", "-", "-"])
         for s in solvers:
             est_cls = dml.LinearRegression if kind == "ls" else dml.LogisticRegression
-            est = est_cls(penalty=pen, C=C, solver=s, fit_intercept=False)
-            t_dml, est = time_it(lambda: est.fit(X, y), repeat)
-            f_dml = objective(kind, X, y, est.coef_, l1=l1, **obj)
-            hit = next(((tol, t) for tol, t, f in our_path if f <= f_dml * (1 + 1e-12)), None)
-            print(f"[bench/dask] {kind}/{pen} dask-ml {s}: {t_dml:.3g} s", flush=True)
-            rows.append([f"{kind}/{pen}", f"dask-ml {s}", f"{t_dml:.3g}",
+            est = est_cls(penalty=dml_pen, C=C, solver=s, fit_intercept=False)
+            wall, cpu, est = timed(client, lambda: est.fit(X, y), repeat)
+            f_dml = objective(kind, X, y, est.coef_, **obj)
+            hit = next(((tol, w, c) for tol, w, c, f in our_path if f <= f_dml * (1 + 1e-12)),
+                       None)
+            print(f"[bench/dask] {name} dask-ml {s}: {wall:.3g} s", flush=True)
+            rows.append([name, f"dask-ml {s}", f"{wall:.3g}", f"{cpu:.3g}",
                          f"{(f_dml - f_best) / f_best:.1e}",
                          "-" if hit is None else f"{hit[1]:.3g} (tol {hit[0]:g})",
-                         "-" if hit is None else f"{t_dml / hit[1]:.1f}x"])
-        for tol, t, f in our_path:
-            rows.append([f"{kind}/{pen}", f"fastreg.dask tol={tol:g}", f"{t:.3g}",
-                         f"{(f - f_best) / f_best:.1e}", "-", "-"])
+                         "-" if hit is None else f"{wall / hit[1]:.1f}x",
+                         "-" if hit is None else f"{cpu / hit[2]:.1f}x"])
+        for tol, w, c, f in our_path:
+            rows.append([name, f"fastreg.dask tol={tol:g}", f"{w:.3g}", f"{c:.3g}",
+                         f"{(f - f_best) / f_best:.1e}", "-", "-", "-"])
     return rows
 
 
-def scaling(n_dense, p_dense, n_sparse, p_sparse, chunk_rows, repeat):
+def _pass_times(client, X, y, loss_code, hessian, n_pass):
+    """Median wall and CPU time of one distributed pass of the block kernels (persisted blocks)."""
+    from fastreg.dask._block import block_loss_grad, block_newton
+    from fastreg.dask._data import build_engine
+    classes = np.array([0.0, 1.0]) if loss_code == 1 else None
+    engine, p, _ = build_engine(X, y, None, client, classes=classes)
+    w = np.full(p, 0.01)
+    try:
+        fn = (lambda: engine.map_sum(block_newton, w, 0.0, loss_code, None, True)) if hessian \
+            else (lambda: engine.map_sum(block_loss_grad, w, 0.0, loss_code))
+        fn()
+        wall, cpu, _ = timed(client, fn, n_pass)
+    finally:
+        engine.close()
+    return wall, cpu
+
+
+def scaling(n_dense, p_dense, n_sparse, p_sparse, chunk_rows, repeat, n_pass):
     from distributed import Client, LocalCluster
 
     import fastreg.dask as fd
-    rows = []
-    for name in ("dense", "sparse"):
-        times = {}
-        for workers in (1, 2):
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                              dashboard_address=":0") as cluster, Client(cluster) as client:
-                if name == "dense":
-                    X, y = dense_problem(n_dense, p_dense, chunk_rows, "ls")
-                    est = fd.Lasso(alpha=0.01, tol=1e-6, max_iter=5000)
+    rows, pass_rows = [], []
+    fits = [("dense", "Lasso", lambda: fd.Lasso(alpha=0.01, tol=1e-6)),
+            ("dense", "LogisticRegression l2", lambda: fd.LogisticRegression(C=1.0, tol=1e-6)),
+            ("sparse", "LogisticRegression l2",
+             lambda: fd.LogisticRegression(C=1.0, tol=1e-6, max_iter=5000))]
+    res = {}
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          dashboard_address=":0", memory_limit="8GB") as cluster, \
+                Client(cluster) as client:
+            for data in ("dense", "sparse"):
+                if data == "dense":
+                    X, yls = dense_problem(n_dense, p_dense, chunk_rows, "ls")
+                    ylog = (yls > 0).astype(np.float64)
+                    X, yls, ylog = client.persist([X, yls, ylog])
                 else:
-                    X, y = sparse_problem(n_sparse, p_sparse, 1e-3, chunk_rows)
-                    est = fd.LogisticRegression(penalty="l2", C=1.0, tol=1e-6, max_iter=5000)
-                X, y = client.persist([X, y])
-                times[workers], _ = time_it(lambda: est.fit(X, y), repeat)
-                print(f"[bench/dask] scaling {name} {workers} worker(s): {times[workers]:.3g} s",
-                      flush=True)
-                iters = int(np.ravel(est.n_iter_)[0])
-        shape = f"{n_dense} x {p_dense}" if name == "dense" else \
-            f"{n_sparse} x {p_sparse} (density 1e-3)"
-        rows.append([name, shape, iters, f"{times[1]:.3g}", f"{times[2]:.3g}",
-                     f"{times[1] / times[2]:.2f}x"])
-    return rows
+                    X, ylog = sparse_problem(n_sparse, p_sparse, 1e-3, chunk_rows)
+                    X, ylog = client.persist([X, ylog])
+                    yls = None
+                for label, code, hess in (("gradient, least squares", 0, False),
+                                          ("gradient, logistic", 1, False),
+                                          ("gradient + Hessian, logistic", 1, True)):
+                    if hess and data == "sparse":
+                        continue
+                    res[("pass", data, label, workers)] = _pass_times(
+                        client, X, yls if code == 0 and yls is not None else ylog, code, hess,
+                        n_pass)
+                    print(f"[bench/dask] pass {data} {label} {workers} worker(s): "
+                          f"{res[('pass', data, label, workers)][0]:.3g} s", flush=True)
+                for d, label, make in fits:
+                    if d != data:
+                        continue
+                    target = yls if label == "Lasso" else ylog
+                    wall, cpu, est = timed(client, lambda: make().fit(X, target), repeat)
+                    res[("fit", data, label, workers)] = (wall, cpu, est)
+                    print(f"[bench/dask] fit {data} {label} {workers} worker(s): {wall:.3g} s "
+                          f"({est.solver_}, {int(np.ravel(est.n_iter_)[0])} it)", flush=True)
+    shape = {"dense": f"{n_dense} x {p_dense}",
+             "sparse": f"{n_sparse} x {p_sparse} (density 1e-3)"}
+    for key in sorted(k for k in res if k[0] == "pass" and k[3] == 1):
+        _, data, label, _ = key
+        (w1, c1), (w2, c2) = res[key], res[key[:3] + (2,)]
+        pass_rows.append([data, shape[data], label, f"{w1:.3g}", f"{w2:.3g}", f"{w1 / w2:.2f}x",
+                          f"{c1:.3g}", f"{c2:.3g}"])
+    for d, label, _ in fits:
+        (w1, c1, _), (w2, c2, e2) = res[("fit", d, label, 1)], res[("fit", d, label, 2)]
+        rows.append([d, shape[d], label, f"{e2.solver_}", int(np.ravel(e2.n_iter_)[0]),
+                     f"{w1:.3g}", f"{w2:.3g}", f"{w1 / w2:.2f}x", f"{c1:.3g}", f"{c2:.3g}"])
+    return pass_rows, rows
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--short", action="store_true", help="small problems, one repeat")
     ap.add_argument("--repeat", type=int, default=None)
+    ap.add_argument("--skip-scaling", action="store_true")
+    ap.add_argument("--skip-compare", action="store_true")
     args = ap.parse_args()
     where = use_repo_fastreg()
     # worker processes import fastreg too: give them the same location
@@ -199,23 +274,24 @@ def main():
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     if args.short:
-        size = dict(n=20_000, p=20, n_dense=200_000, p_dense=100, n_sparse=100_000,
-                    p_sparse=2_000, chunk_rows=25_000)
+        size = dict(n=20_000, p=20, cmp_chunk=5_000, n_dense=200_000, p_dense=100,
+                    n_sparse=100_000, p_sparse=2_000, chunk_rows=25_000, n_pass=3)
         repeat = args.repeat or 1
+        cases = [CASES[0], CASES[2]]
     else:
-        size = dict(n=1_000_000, p=100, n_dense=2_000_000, p_dense=100, n_sparse=1_000_000,
-                    p_sparse=10_000, chunk_rows=250_000)
-        repeat = args.repeat or 3
+        size = dict(n=100_000, p=50, cmp_chunk=12_500, n_dense=2_000_000, p_dense=100,
+                    n_sparse=1_000_000, p_sparse=10_000, chunk_rows=125_000, n_pass=5)
+        repeat = args.repeat or 1
+        cases = CASES
     from distributed import Client, LocalCluster
     t0 = time.time()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
-        cmp_rows = vs_dask_ml(client, size["n"], size["p"], size["chunk_rows"] // 5 if args.short
-                              else size["chunk_rows"], repeat, short=args.short)
-    name = "dask_short.md" if args.short else "dask.md"
+    cmp_rows, pass_rows, fit_rows = [], [], []
+    name = "dask_short" if args.short else "dask"
+    name += "_scaling" if args.skip_compare else "_compare" if args.skip_scaling else ""
+    name += ".md"
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
 
-    def write(scale_rows):
+    def write():
         header = {
             "Machine": machine_info(),
             "Versions": versions(["numpy", "scipy", "dask", "distributed", "dask_ml",
@@ -223,21 +299,39 @@ def main():
             "Run": {"command": " ".join(["python", "bench/dask.py"] + sys.argv[1:]),
                     "fastreg": where, "load average (1, 5, 15 min) at the end": os.getloadavg(),
                     "duration": f"{time.time() - t0:.0f} s", "repeats (median)": repeat,
-                    "vs dask-ml problem": f"{size['n']} x {size['p']} dense, no intercept"},
+                    "vs dask-ml problem": f"{size['n']} x {size['p']} dense, no intercept, "
+                                          f"chunks of {size['cmp_chunk']} rows",
+                    "CPU": "CPU seconds of the worker processes plus the driver "
+                           "(time.process_time), not distorted by other load"},
         }
         tables = [
-            {"title": "Time to dask-ml's objective (2 workers x 1 thread)",
-             "columns": ["problem", "method", "time (s)", "rel. subopt. vs fastreg tol 1e-8",
-                         "fastreg time to that objective", "speed-up"], "rows": cmp_rows},
-            {"title": "Scaling, 1 -> 2 workers (1 thread each), tol 1e-6",
-             "columns": ["data", "shape", "iterations", "1 worker (s)", "2 workers (s)",
-                         "speed-up"], "rows": scale_rows},
+            {"title": "Time to dask-ml's objective (2 worker processes x 1 thread)",
+             "columns": ["problem", "method", "wall (s)", "CPU (s)",
+                         "rel. subopt. vs fastreg tol 1e-8", "fastreg wall to that objective",
+                         "speed-up (wall)", "speed-up (CPU)"], "rows": cmp_rows},
+            {"title": "Scaling: one distributed pass of the block kernels, 1 -> 2 workers "
+                      "(1 thread each)",
+             "columns": ["data", "shape", "kernel", "1 worker (s)", "2 workers (s)", "speed-up",
+                         "CPU 1 worker (s)", "CPU 2 workers (s)"], "rows": pass_rows},
+            {"title": "Scaling: whole fit (tol 1e-6, intercept), 1 -> 2 workers",
+             "columns": ["data", "shape", "estimator", "solver", "iterations", "1 worker (s)",
+                         "2 workers (s)", "speed-up", "CPU 1 worker (s)", "CPU 2 workers (s)"],
+             "rows": fit_rows},
         ]
         write_markdown(out, "fastreg.dask benchmark", header, tables)
 
-    write([])           # the comparison is kept even if the scaling part is interrupted
-    write(scaling(size["n_dense"], size["p_dense"], size["n_sparse"], size["p_sparse"],
-                  size["chunk_rows"], repeat))
+    if not args.skip_compare:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
+            cmp_rows += vs_dask_ml(client, size["n"], size["p"], size["cmp_chunk"], repeat,
+                                   cases)
+        write()           # the comparison is kept even if the scaling part is interrupted
+    if not args.skip_scaling:
+        pr, fr = scaling(size["n_dense"], size["p_dense"], size["n_sparse"], size["p_sparse"],
+                         size["chunk_rows"], repeat, size["n_pass"])
+        pass_rows += pr
+        fit_rows += fr
+    write()
     print(open(out).read())
 
 

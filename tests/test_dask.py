@@ -184,6 +184,59 @@ def test_logistic_matches_single_machine(client, penalty, l1_ratio, kind):
     np.testing.assert_array_equal(est.predict(X), ref.predict(X))
 
 
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "fista",
+                                    pytest.param("admm", marks=pytest.mark.slow)])
+def test_logistic_l2_solvers_agree(client, solver):
+    X, y = _regression(n=200, p=15, seed=6)
+    labels = (y > 2.0).astype(int)
+    Xd = da.from_array(X, chunks=(70, 15))
+    kw = dict(penalty="l2", C=0.3)
+    ref = fastreg.LogisticRegression(tol=1e-12, **kw).fit(X, labels)
+    est = fd.LogisticRegression(tol=1e-10 if solver != "admm" else 1e-9, solver=solver,
+                                **kw).fit(Xd, labels)
+    assert est.solver_ == solver
+    p_ref = logistic_objective(X, labels, ref.coef_, ref.intercept_, **kw)
+    assert _rel(logistic_objective(X, labels, est.coef_, est.intercept_, **kw), p_ref) < 1e-8
+
+
+def test_auto_solver_choice(client, monkeypatch):
+    """Newton with block Hessians for few features; above the bound, L-BFGS when smooth and
+    FISTA with an L1 part (the bound lowered so that a small problem crosses it)."""
+    import fastreg.dask._solve as solve_mod
+    X, y = _regression(n=150, p=12, seed=8)
+    labels = (y > 2.0).astype(int)
+    assert fd.LogisticRegression(C=0.3).fit(X, labels).solver_ == "newton"
+    assert fd.Lasso(alpha=0.05).fit(X, y).solver_ == "newton"
+    monkeypatch.setattr(solve_mod, "HESSIAN_MAX_FEATURES", 5)
+    est = fd.LogisticRegression(C=0.3, tol=1e-9).fit(X, labels)
+    ref = fastreg.LogisticRegression(C=0.3, tol=1e-12).fit(X, labels)
+    assert est.solver_ == "lbfgs"
+    assert _rel(logistic_objective(X, labels, est.coef_, est.intercept_, C=0.3),
+                logistic_objective(X, labels, ref.coef_, ref.intercept_, C=0.3)) < 1e-8
+    assert fd.Lasso(alpha=0.05).fit(X, y).solver_ == "fista"
+    assert fd.ElasticNet(alpha=0.05, l1_ratio=0.0).fit(X, y).solver_ == "lbfgs"
+
+
+def test_clone_copy_pickle_keep_or_drop_client(client):
+    """A Client given as ``client=`` is passed by reference by clone and deepcopy (a Client
+    cannot be copied), and dropped (None) by pickle; the other parameters are copied."""
+    import copy
+    import pickle
+
+    from sklearn.base import clone
+    est = fd.LogisticRegression(C=0.5, client=client)
+    for new in (clone(est), copy.deepcopy(est)):
+        assert new.client is client and new.C == 0.5 and new is not est
+    X, y = _regression(n=80, p=6)
+    fitted = fd.Lasso(alpha=0.1, client=client).fit(X, y)
+    again = pickle.loads(pickle.dumps(fitted))
+    assert again.client is None and fitted.client is client
+    np.testing.assert_array_equal(again.coef_, fitted.coef_)
+    copied = copy.deepcopy(fitted)
+    assert copied.client is client and copied.coef_ is not fitted.coef_
+    np.testing.assert_array_equal(copied.coef_, fitted.coef_)
+
+
 def test_deterministic(client):
     X, y = _regression()
     Xd = da.from_array(X, chunks=(70, 25))
@@ -269,7 +322,7 @@ def test_worker_processes_and_killed_worker():
 
         def map_sum(self, fn, *args):
             calls["n"] += 1
-            if calls["n"] == 8:      # restart one worker while this round is in flight
+            if calls["n"] == 2:      # restart one worker while the Hessian round is in flight
                 addr = sorted(c.scheduler_info()["workers"])[0]
                 th = threading.Thread(target=c.restart_workers, args=([addr],))
                 th.start()
@@ -283,6 +336,6 @@ def test_worker_processes_and_killed_worker():
             DaskEngine.map_sum = original
             for th in killer:
                 th.join()
-        assert killer and calls["n"] > 8
+        assert killer and calls["n"] > 2
         np.testing.assert_array_equal(again.coef_, base.coef_)
         assert again.intercept_ == base.intercept_

@@ -7,7 +7,9 @@ same objectives as :class:`fastreg.Lasso`, :class:`fastreg.ElasticNet` and
 :class:`fastreg.LogisticRegression`, certified by the same duality gaps.
 
 Design: the row blocks are validated and persisted on the workers; a driver
-solver (:mod:`fastreg.dask._fista`, :mod:`fastreg.dask._admm`) maps compiled
+solver (:mod:`fastreg.dask._newton`, :mod:`fastreg.dask._lbfgs`,
+:mod:`fastreg.dask._fista`, :mod:`fastreg.dask._admm`; chosen in
+:mod:`fastreg.dask._solve`) maps compiled
 per-block kernels (:mod:`fastreg._blocks`) over them through an engine-neutral
 interface (:mod:`fastreg.dask._engine`) and sums the ``n_features``-sized
 results in a tree.

@@ -10,6 +10,7 @@ Labels: least-squares blocks keep ``y``; logistic blocks hold ``y`` in
 """
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
 
 from .. import _blocks, _newton
 
@@ -136,6 +137,8 @@ def block_loss_grad(block, w, b, loss_code, token=None, c_scale=1.0):
     intercept's curvature: with ``d_sum`` it gives a free Newton step on the
     intercept (O(n_rows) from the predictions just computed).
     """
+    if token is None and loss_code == LOGISTIC:
+        token = object()                # h_sum needs the cached X w
     loss, dsum, grad = block.loss_grad(w, b, loss_code, token)
     h_sum = 0.0
     if loss_code == LOGISTIC and block.n:
@@ -182,3 +185,68 @@ def block_logistic_entropy(block, w, b, token, c_scale, t):
     z = block.xw(w, token) + b
     c = (c_scale * block.sw).astype(block.X.dtype)
     return float(_newton.binary_entropy(z, block.y, c, float(t)))
+
+
+def _curvature_weights(block, b, loss_code):
+    """``h_i = s_i l''_i`` at the cached ``z = X w`` (least squares: ``s_i``)."""
+    sw = block.sw.astype(np.float64)
+    if loss_code == LEAST_SQUARES:
+        return sw
+    m = block.y.astype(np.float64) * (block._z + b)
+    p = 0.5 * (1.0 - np.tanh(0.5 * m))
+    return sw * p * (1.0 - p)
+
+
+_CONTROLLER = []
+
+
+def _blas_controller():
+    """One :class:`threadpoolctl.ThreadpoolController` per process (listing the libraries is slow)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+def weighted_gram(X, h, rows=4096):
+    """``X^T diag(h) X`` (float64, dense ``(p, p)``) of a dense or CSR block, by row slabs."""
+    p = X.shape[1]
+    if sp.issparse(X):
+        if X.shape[0] == 0:
+            return np.zeros((p, p))
+        return np.asarray((X.T @ sp.diags(h.astype(X.dtype)) @ X).toarray(), dtype=np.float64)
+    H = np.zeros((p, p), dtype=X.dtype)
+    # one BLAS thread: the parallelism is across blocks (worker processes get
+    # OPENBLAS_NUM_THREADS=1 from dask's nanny; threaded workers do not)
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        for r in range(0, X.shape[0], rows):
+            Xr = X[r:r + rows]
+            H += (Xr * h[r:r + rows, None].astype(X.dtype)).T @ Xr
+    return H.astype(np.float64)
+
+
+def block_newton(block, w, b, loss_code, token=None, hessian=True, dual=None):
+    """``(loss, d_sum, X^T d, h_sum, X^T h, X^T diag(h) X[, dual pieces])`` of one block at
+    ``(w, b)``, one pass.
+
+    ``d``, ``h``: the per-sample first and second derivatives of the weighted
+    loss at ``z_i = x_i^T w + b``; entries 4-6 are the blocks of the Hessian of
+    ``sum_i l_i`` in ``(w, b)`` (``hessian=False``: zeros). ``dual = (C, ts)``
+    (logistic): :func:`block_logistic_dual` at ``(w, b)`` is appended (its
+    ``X^T u`` costs one more product on the block, not one more round).
+    """
+    out = _block_newton(block, w, b, loss_code, token, hessian)
+    if dual is None:
+        return out
+    return out + (block_logistic_dual(block, w, b, token, dual[0], dual[1]),)
+
+
+def _block_newton(block, w, b, loss_code, token, hessian):
+    token = object() if token is None else token      # the curvature needs the cached X w
+    loss, dsum, grad = block.loss_grad(w, b, loss_code, token)
+    p = grad.shape[0]
+    if not hessian:
+        return loss, dsum, grad, 0.0, 0.0, 0.0
+    if block.n == 0:
+        return loss, dsum, grad, 0.0, np.zeros(p), np.zeros((p, p))
+    h = _curvature_weights(block, b, loss_code)
+    return loss, dsum, grad, float(h.sum()), block.xtv(h), weighted_gram(block.X, h)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ._block import encode_labels, make_block
+from ._block import block_stats, encode_labels, make_block
 from ._engine import DaskEngine
 
 
@@ -109,6 +109,8 @@ def build_engine(X, y, sample_weight, client, classes=None):
         if classes is not None:
             yk = delayed(encode_labels, pure=True)(yk, classes)
         parts.append(delayed(make_block, pure=True)(xk, yk, sk, dtype, k))
-    futures = client.compute(parts)
-    client.gather(futures)         # raise the first ValueError of a bad block now
-    return DaskEngine(client, futures), p, dtype
+    engine = DaskEngine(client, client.compute(parts))
+    # the first round: the blocks' constants (a bad block raises its ValueError here; only
+    # these n_features-sized sums travel, the blocks stay on the workers)
+    engine.stats = engine.map_sum(block_stats)
+    return engine, p, dtype

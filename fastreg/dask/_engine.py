@@ -37,6 +37,7 @@ class BlockEngine:
     """Interface of an engine over row blocks (see the module docstring)."""
 
     n_blocks = 0
+    stats = None      # the sums of :func:`fastreg.dask._block.block_stats`, when known
 
     def map_sum(self, fn, *args):
         raise NotImplementedError

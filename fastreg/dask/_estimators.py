@@ -4,11 +4,12 @@ Same objective, parameters (where meaningful) and fitted attributes as
 :class:`fastreg.Lasso`, :class:`fastreg.ElasticNet` and
 :class:`fastreg.LogisticRegression` (binary), on data held by Dask workers.
 """
+import copy
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -38,6 +39,33 @@ def _predict_linear(X, coef, intercept):
 
 
 class _Base(VersionedPickleMixin, BaseEstimator):
+    """Shared by the estimators: clone, copy and pickle handle ``client`` by reference.
+
+    A ``distributed.Client`` cannot be copied: :func:`sklearn.base.clone` and
+    :func:`copy.deepcopy` pass the same client object to the copy (clone's
+    other parameters are cloned as usual), and a pickle stores
+    ``client=None`` (the unpickled estimator uses the current client).
+    """
+
+    def __sklearn_clone__(self):
+        params = self.get_params(deep=False)
+        client = params.pop("client")
+        return type(self)(client=client, **{k: clone(v, safe=False) for k, v in params.items()})
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("client") is not None:
+            state = dict(state, client=None)
+        return state
+
+    def __deepcopy__(self, memo):
+        client = self.client
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        new.client = client
+        return new
+
     def _warn(self, res):
         if not res.converged:
             warnings.warn(f"fastreg.dask: did not converge, duality gap {res.gap:.3e} after "
@@ -61,15 +89,21 @@ class ElasticNet(RegressorMixin, _Base):
     l1_ratio : float in [0, 1], default=0.5
     fit_intercept : bool, default=True
     max_iter : int, default=1000
-        Maximum number of solver iterations (FISTA passes over the data, or
-        ADMM rounds).
+        Maximum number of solver iterations (Newton steps, L-BFGS iterations,
+        FISTA passes over the data, or ADMM rounds).
     tol : float, default=1e-4
         Stop when the duality gap is ``<= tol * P0`` (``P0``: objective of the
         intercept-only model), as :class:`fastreg.ElasticNet`.
     warm_start : bool, default=False
-    solver : {'auto', 'fista', 'admm'}, default='auto'
-        ``'auto'``: FISTA (see :mod:`fastreg.dask` for the measurements).
+    solver : {'auto', 'newton', 'lbfgs', 'fista', 'admm'}, default='auto'
+        ``'auto'``: (proximal) Newton with exact block Hessians when
+        ``n_features + 1 <= 512``, else L-BFGS without an L1 part and FISTA with
+        one (:mod:`fastreg.dask._solve`; measurements in bench/results/dask.md).
+        ``'admm'``: consensus ADMM with local solves (slower on every problem
+        measured, see :mod:`fastreg.dask._admm`).
     client : distributed.Client or None
+        Kept by reference: ``sklearn.base.clone`` and ``copy.deepcopy`` give the
+        copy the same client; a pickle stores ``None``.
     verbose : int, default=0
 
     Attributes
@@ -91,7 +125,7 @@ class ElasticNet(RegressorMixin, _Base):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
-        "solver": [StrOptions({"auto", "fista", "admm"})],
+        "solver": [StrOptions({"auto", "newton", "lbfgs", "fista", "admm"})],
         "client": [None, object],
         "verbose": ["verbose"],
     }
@@ -177,7 +211,7 @@ class LogisticRegression(ClassifierMixin, _Base):
     tol : float, default=1e-4
         Duality gap ``<= tol * P0`` (``P0``: intercept-only model).
     max_iter : int, default=1000
-        Solver iterations (FISTA passes).
+        Solver iterations (as :class:`ElasticNet`).
     warm_start : bool, default=False
     solver, client, verbose : as :class:`ElasticNet`
 
@@ -200,7 +234,7 @@ class LogisticRegression(ClassifierMixin, _Base):
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
-        "solver": [StrOptions({"auto", "fista", "admm"})],
+        "solver": [StrOptions({"auto", "newton", "lbfgs", "fista", "admm"})],
         "client": [None, object],
         "verbose": ["verbose"],
     }

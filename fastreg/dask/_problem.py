@@ -45,7 +45,8 @@ class Problem:
         self.l1, self.l2 = float(l1), float(l2)
         self.fit_intercept = bool(fit_intercept)
         self.C = float(C)
-        n, S, Sy, Syy, m, Spos = engine.map_sum(block_stats)
+        stats = getattr(engine, "stats", None)
+        n, S, Sy, Syy, m, Spos = engine.map_sum(block_stats) if stats is None else stats
         self.n_samples, self.S, self.m = n, S, m
         if S <= 0:
             raise ValueError("the sample weights sum to 0")
@@ -143,15 +144,21 @@ class Problem:
         return safety * self.curvature * max(lam, np.finfo(float).tiny)
 
     # ------------------------------------------------------------------ duality gap
-    def gap(self, w, b, sums=None, tok=None):
+    def gap(self, w, b, sums=None, tok=None, dual=None):
         """``(primal, dual, intercept)`` at ``w`` with the intercept profiled (see module doc).
 
         ``sums``: the raw block sums ``(L, D, G)`` of :meth:`loss_grad` at
-        ``(w, b)`` (least squares: then no further pass is needed).
+        ``(w, b)`` (least squares: then no further pass is needed). ``dual``: logistic without
+        intercept, ``(pieces, ts)`` of :func:`block_logistic_dual` computed in the same pass
+        (then no further pass is needed either).
         """
         if self.loss_code == LEAST_SQUARES:
             return self._ls_gap(w, b, sums)
-        return self._logistic_gap(w, b, sums, tok)
+        return self._logistic_gap(w, b, sums, tok, dual)
+
+    def dual_ts(self):
+        """The entropy scales ``ts`` that :func:`block_logistic_dual` evaluates."""
+        return (1.0, self._t_guess)
 
     def _ls_gap(self, w, b, sums):
         L, D, G, _ = sums
@@ -166,7 +173,7 @@ class Problem:
         dual = t * yr / S - 0.5 * t * t * rr / S - self.conjugate(t * v)
         return primal, dual, b + delta
 
-    def _logistic_gap(self, w, b, sums, tok):
+    def _logistic_gap(self, w, b, sums, tok, dual=None):
         """Profiled intercept by Newton steps over cached predictions (the first one from
         ``sums``), then the dual pass; the entropy at the dual scale ``t`` is bounded below by
         the chord between ``t_guess`` and 1 (``t -> sum_i c_i H(t p_i)`` is concave), else one
@@ -178,12 +185,15 @@ class Problem:
             b = 0.0
         elif sums is not None and sums[3] > 0:
             b -= sums[1] / sums[3]
-        ts = (1.0, self._t_guess)
-        for _ in range(50):
-            loss, v, g, h, ent = eng.map_sum(block_logistic_dual, w, b, tok, C, ts)
-            if not self.fit_intercept or h <= 0 or abs(g) <= 1e-12 * C * self.S:
-                break
-            b -= g / h
+        ts = self.dual_ts()
+        if dual is not None and not self.fit_intercept:
+            (loss, v, g, h, ent), ts = dual
+        else:
+            for _ in range(50):
+                loss, v, g, h, ent = eng.map_sum(block_logistic_dual, w, b, tok, C, ts)
+                if not self.fit_intercept or h <= 0 or abs(g) <= 1e-12 * C * self.S:
+                    break
+                b -= g / h
         primal = loss + self.penalty(w)
         t = self.dual_scale(v)
         t0 = ts[1]
@@ -196,3 +206,35 @@ class Problem:
         self._t_guess = max(0.0, 1.0 - 2.0 * (1.0 - t))
         dual = entropy - self.conjugate(t * v)
         return primal, dual, b
+
+
+def start_point(problem, coef_init, intercept_init):
+    """The solvers' variables ``x = (w, b)`` (``b`` only with an intercept), float64."""
+    p = problem.m.shape[0]
+    x = np.zeros(p + (1 if problem.fit_intercept else 0))
+    if coef_init is not None:
+        x[:p] = coef_init
+    if problem.fit_intercept:
+        x[p] = float(intercept_init)
+    return x
+
+
+class GapTracker:
+    """Best primal point, best dual value and the stopping test ``gap <= tol * P0`` of a solver."""
+
+    def __init__(self, problem, tol, name, verbose=0):
+        self.tol_abs = max(tol * problem.p0, problem.tol_floor)
+        self.name, self.verbose = name, verbose
+        self.primal, self.dual, self.gap = np.inf, -np.inf, np.inf
+        self.best = None
+
+    def update(self, it, primal, dual, w, intercept):
+        """Record ``(primal, dual)`` at ``(w, intercept)``; True when the gap meets the tolerance."""
+        self.dual = max(self.dual, dual)
+        if primal < self.primal or self.best is None:
+            self.primal, self.best = primal, (np.array(w, dtype=np.float64), intercept)
+        self.gap = self.primal - self.dual
+        if self.verbose:
+            print(f"[fastreg.dask.{self.name}] iter {it:5d}  primal {primal:.12e}  "
+                  f"gap {self.gap:.3e}  (tol {self.tol_abs:.3e})")
+        return self.gap <= self.tol_abs

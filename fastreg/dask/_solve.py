@@ -1,13 +1,38 @@
-"""Solver choice: FISTA or consensus ADMM (see :mod:`fastreg.dask` for the measurements)."""
+"""Solver choice (``solver='auto'``), measured in ``bench/dask.py`` (see bench/results/dask.md).
+
+* ``n_features (+1) <= HESSIAN_MAX_FEATURES``: (proximal) Newton with exact block
+  Hessians (:mod:`fastreg.dask._newton`): about ten rounds for logistic, one to
+  three for least squares (constant Hessian);
+* more features, smooth penalty (``l1 = 0``): L-BFGS (:mod:`fastreg.dask._lbfgs`);
+* more features and ``l1 > 0``: FISTA with restart (:mod:`fastreg.dask._fista`).
+
+``'admm'`` (consensus ADMM, :mod:`fastreg.dask._admm`) is offered for least
+squares only; see its docstring for the measurement.
+"""
 from ._fista import fista
+from ._newton import HESSIAN_MAX_FEATURES, newton
+
+
+def choose(problem):
+    """The solver ``'auto'`` picks for ``problem``."""
+    q = problem.m.shape[0] + (1 if problem.fit_intercept else 0)
+    if q <= HESSIAN_MAX_FEATURES:
+        return "newton"
+    return "lbfgs" if problem.l1 == 0.0 else "fista"
 
 
 def solve(problem, solver, init, *, tol, max_iter, verbose=0):
-    """Run the chosen solver (``'auto'``: FISTA) from ``init = (coef, intercept)``."""
+    """Run ``solver`` (``'auto'``: :func:`choose`) from ``init = (coef, intercept)``."""
     coef_init, intercept_init = init
+    if solver == "auto":
+        solver = choose(problem)
+    kw = dict(tol=tol, max_iter=max_iter, verbose=verbose)
     if solver == "admm":
         from ._admm import admm
-        return admm(problem, coef_init, intercept_init, tol=tol, max_iter=max_iter,
-                    verbose=verbose)
-    return fista(problem, coef_init, intercept_init, tol=tol, max_iter=max_iter,
-                 verbose=verbose)
+        return admm(problem, coef_init, intercept_init, **kw)
+    if solver == "lbfgs":
+        from ._lbfgs import lbfgs
+        return lbfgs(problem, coef_init, intercept_init, **kw)
+    if solver == "newton":
+        return newton(problem, coef_init, intercept_init, **kw)
+    return fista(problem, coef_init, intercept_init, **kw)
