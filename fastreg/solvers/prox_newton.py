@@ -458,7 +458,6 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
         m = ws.size
         work = np.empty(_work_size(K, m, n))
         order = np.empty(m, dtype=np.int32)
-        target = 0.3 * measure if penalized else tol_abs
         # optimality violation on ws (celer/skglm's inner stopping rule, relative to the full one)
         viol_full = _binary_violation(v[ws], w[ws], rho, 0.0) if penalized else np.inf
         sub_gap = measure
