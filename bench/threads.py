@@ -5,7 +5,16 @@ Python threads should run on two cores at once. Protocol, per workload:
 
 - every OpenMP and BLAS pool is limited to one thread (``threadpoolctl.
   threadpool_limits(1)``, and the solvers then choose ``n_threads=1``), so each
-  fit uses one core and the only parallelism is the two Python threads;
+  fit uses one core and the only parallelism is the two Python threads. OpenMP's
+  limit is a per-thread setting (``omp_set_num_threads`` sets the calling
+  thread's ICV): a limit entered in the main thread does not reach a new Python
+  thread, whose fits would again see every core. So the limit is entered in each
+  worker thread as well, before the barrier (``--limit each-thread``, the
+  default). ``--limit main`` enters it in the main thread only (what a user
+  writing ``with threadpool_limits(1): <start threads>`` gets): the fits in the
+  worker threads then ask for every core, and the CD solver's core sharing
+  (``fastreg._cd.shared_threads``: at most ``cores // running`` OpenMP threads
+  while several compiled CD passes run) is what keeps them from oversubscribing;
 - two problems of the same size (different seeds), ``run_a`` and ``run_b``;
 - sequential time: ``run_a(); run_b()``; concurrent time: ``run_a`` and ``run_b``
   in two threads released together by a barrier, until both have joined;
@@ -15,25 +24,33 @@ Python threads should run on two cores at once. Protocol, per workload:
 - CPU parallelism = (process CPU time / wall time) concurrent over the same
   ratio sequential: about 2 when both threads compute at once, about 1 when the
   GIL makes them take turns (a loaded machine pulls it towards 1 as well).
+  Idle OpenMP workers that spin count as CPU time: a CPU parallelism near 2 with
+  a low speed-up is wasted CPU, not concurrency;
 
 The results of the concurrent runs are compared with the sequential ones
 (bit-identical coefficients / outputs), so a fast but wrong run cannot pass.
 
-Workloads: Lasso (dense F-order, CSC), LogisticRegression (L1, dense), SGDClassifier
-(dense C-order, CSR), and the prox / optimizer kernels (``fastreg.prox.soft_threshold``
-and ``fastreg.optim.Adam.step`` on in-cache vectors, called in a loop).
+Workloads: Lasso (dense F-order, CSC; ``lasso_dense_long``: the dense problem at
+alpha_max/1000, ~800 non-zeros, a fit ~4x longer, so that the fixed set-up of a
+fit -- validation, column statistics, thread start -- weighs less),
+LogisticRegression (L1, dense), SGDClassifier (dense C-order, CSR), and the prox /
+optimizer kernels (``fastreg.prox.soft_threshold`` and ``fastreg.optim.Adam.step``
+on in-cache vectors, called in a loop).
 
 Usage (from the repository root)::
 
     python bench/threads.py --quick           # small problems, 3 repeats (~1 min; ratios only)
     python bench/threads.py                   # full: 7 repeats (a few minutes, quiet machine)
     python bench/threads.py --workloads lasso_dense,prox --repeat 5
+    python bench/threads.py --workloads lasso_dense,lasso_csc --limit main
 
-Writes ``bench/results/threads.md`` (``--quick``: ``bench/results/quick/threads.md``).
+Writes ``bench/results/threads.md`` (``--quick``: ``bench/results/quick/threads.md``;
+``--limit main``: ``threads_limit_main.md``).
 The load average before and after is written next to the table: the speed-up
 means nothing when other processes use the cores.
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -69,16 +86,16 @@ def _alpha_max(X, y):
     return float(np.abs(X.T @ (y - y.mean())).max() / X.shape[0])
 
 
-def _lasso(sparse):
+def _lasso(sparse, ratio=50):
     def build(scale, seed):
         import fastreg
         n, p = (4000, 1000) if not sparse else (20000, 5000)
         X, y = _regression(int(n * scale), p, seed, sparse="csc" if sparse else None)
-        alpha = _alpha_max(X, y) / 50
+        alpha = _alpha_max(X, y) / ratio
 
         def run():
             return fastreg.Lasso(alpha=alpha, tol=1e-8).fit(X, y).coef_
-        return run, f"Lasso alpha_max/50 tol 1e-8, {X.shape[0]} x {X.shape[1]} " + \
+        return run, f"Lasso alpha_max/{ratio} tol 1e-8, {X.shape[0]} x {X.shape[1]} " + \
             ("CSC 5%" if sparse else "dense F")
     return build
 
@@ -138,24 +155,28 @@ def _adam(scale, seed):
     return run, f"optim.Adam.step, {steps} steps on 5e4 float64 (in cache)"
 
 
-WORKLOADS = {"lasso_dense": _lasso(False), "lasso_csc": _lasso(True), "logreg_dense": _logreg,
+WORKLOADS = {"lasso_dense": _lasso(False), "lasso_csc": _lasso(True),
+             "lasso_dense_long": _lasso(False, ratio=1000), "logreg_dense": _logreg,
              "sgd_dense": _sgd(False), "sgd_csr": _sgd(True), "prox": _prox, "adam": _adam}
 
 
 # ---------------------------------------------------------------------------
 # measurement
 # ---------------------------------------------------------------------------
-def concurrently(funcs):
-    """Run ``funcs`` in one thread each (started together); return (seconds, results)."""
+def concurrently(funcs, limits=contextlib.nullcontext):
+    """Run ``funcs`` in one thread each (started together); return (seconds, CPU seconds,
+    results). Each thread enters ``limits()`` (e.g. ``threadpool_limits(1)``: OpenMP limits
+    are per thread) before the barrier, outside the timed part."""
     results, errors = [None] * len(funcs), []
     barrier = threading.Barrier(len(funcs) + 1)
 
     def work(i):
-        barrier.wait()
-        try:
-            results[i] = funcs[i]()
-        except BaseException as exc:   # re-raised in the caller
-            errors.append(exc)
+        with limits():
+            barrier.wait()
+            try:
+                results[i] = funcs[i]()
+            except BaseException as exc:   # re-raised in the caller
+                errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(funcs))]
     for t in threads:
@@ -178,15 +199,16 @@ def sequentially(funcs):
     return time.perf_counter() - t0, time.process_time() - c0, results
 
 
-def measure(name, scale, repeat):
-    """Median sequential and concurrent times of two runs of workload ``name``."""
+def measure(name, scale, repeat, limits=contextlib.nullcontext):
+    """Median sequential and concurrent times of two runs of workload ``name`` (``limits``:
+    entered in each worker thread of the concurrent runs, see :func:`concurrently`)."""
     (run_a, desc), (run_b, _) = WORKLOADS[name](scale, 1), WORKLOADS[name](scale, 2)
     _, _, ref = sequentially([run_a, run_b])            # warm-up and reference results
     seq, par, conc = [], [], []
     for _ in range(repeat):
         t, c, _ = sequentially([run_a, run_b])
         seq.append(t)
-        t2, c2, res = concurrently([run_a, run_b])
+        t2, c2, res = concurrently([run_a, run_b], limits)
         par.append(t2)
         conc.append((c2 / t2) / (c / t))
         for r, g in zip(ref, res):
@@ -210,6 +232,9 @@ def main(argv=None):
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--limit", choices=["each-thread", "main"], default="each-thread",
+                    help="threadpool_limits(1) in every thread that fits (default), or in the "
+                         "main thread only")
     args = ap.parse_args(argv)
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -220,11 +245,13 @@ def main(argv=None):
     names = args.workloads.split(",")
     load_before, t_all = _load(), time.perf_counter()
     rows = []
+    limits = (lambda: threadpool_limits(1)) if args.limit == "each-thread" \
+        else contextlib.nullcontext
     with threadpool_limits(1):
         pools = "; ".join(f"{p['internal_api']} ({os.path.basename(p['filepath'])}): "
                           f"{p['num_threads']}" for p in threadpool_info())
         for name in names:
-            r = measure(name, scale, repeat)
+            r = measure(name, scale, repeat, limits)
             print(f"{name:13s} sequential {fmt_time(r['seq']):>9s}  concurrent "
                   f"{fmt_time(r['par']):>9s}  speed-up {r['speedup']:.2f}  CPU parallelism "
                   f"{r['cpu_parallelism']:.2f}   ({_load()})", flush=True)
@@ -234,13 +261,17 @@ def main(argv=None):
                          f"{max(r['seq_all']) / min(r['par_all']):.2f}",
                          f"{r['cpu_parallelism']:.2f}"])
     load_after = _load()
-    out = args.out or os.path.join(HERE, "results", "quick" if args.quick else "", "threads.md")
+    where_limit = "every thread that fits" if args.limit == "each-thread" else "the main thread only"
+    out = args.out or os.path.join(HERE, "results", "quick" if args.quick else "",
+                                   "threads.md" if args.limit == "each-thread"
+                                   else "threads_limit_main.md")
     write_markdown(
         out, "Two fits in two threads vs one after the other (issue 7)",
         {"Protocol": __doc__.split("Usage")[0].strip(), "Machine": machine_info(),
          "Versions": versions(["numpy", "scipy", "sklearn", "threadpoolctl", "fastreg"]),
          "Run": f"fastreg from {where}; `{' '.join(['python', 'bench/threads.py'] + (argv or sys.argv[1:]))}`; "
-                f"{repeat} repeats; {time.perf_counter() - t_all:.0f} s; load average (1/5/15 min) "
+                f"{repeat} repeats; threadpool_limits(1) in {where_limit}; "
+                f"{time.perf_counter() - t_all:.0f} s; load average (1/5/15 min) "
                 f"before: {load_before}, after: {load_after}; thread pools under the limit: {pools}"},
         [{"title": "Speed-up of two concurrent fits (target >= 1.6 on 2 cores)",
           "columns": ["workload", "problem (each of the two runs)", "sequential (median)",

@@ -203,3 +203,83 @@ def test_fit_under_threadpool_limits_uses_one_thread():
     if cores >= 2:
         assert res["lasso_two"] > res["base"], \
             f"control: no OpenMP worker started with 2 threads allowed ({res})"
+
+
+# ---------------------------------------------------------------------------
+# concurrent compiled CD solves share the cores (OpenMP limits are per thread)
+# ---------------------------------------------------------------------------
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+def _solve_args(seed, n=200, p=30):
+    from fastreg import _cd
+    from fastreg.solvers.cd import column_stats
+    rng = np.random.default_rng(seed)
+    X = np.asfortranarray(rng.standard_normal((n, p)))
+    y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.standard_normal(n)
+    h = np.full(n, 1.0 / n)
+    mu, lips = column_stats(X, h, True)
+    alpha = float(np.abs(X.T @ (y - y.mean())).max()) / n / 20
+    w, R = np.zeros(p), y.copy()
+    inf = np.full(p, np.inf)
+    args = (X, y, h, w, R, mu, lips, np.full(p, alpha), np.zeros(p), -inf, inf,
+            np.arange(p, dtype=np.int32), np.empty(0, dtype=np.int32))
+    return _cd, args
+
+
+def test_running_solves_and_shared_threads():
+    """While two compiled solves run in two threads, each sees the other
+    (``running_solves() == 2``) and an OpenMP pass asked for every core gets
+    ``cores // 2`` (at least 1); alone, a solve keeps what it asked for. The
+    results are those of the solves run alone (the callback changes nothing)."""
+    _cd, _ = _solve_args(0)
+    cores = _cores()
+    assert _cd.running_solves() == 0
+    assert _cd.shared_threads(1) == 1 and _cd.shared_threads(cores) == cores
+    barrier = threading.Barrier(2, timeout=60)
+    seen = []
+
+    def solve(seed, meet):
+        _, args = _solve_args(seed)
+        first = [True]
+
+        def project(rho):   # runs with the GIL inside the compiled solve; rho unchanged
+            if first[0]:
+                first[0] = False
+                seen.append(("alone", _cd.running_solves(), _cd.shared_threads(cores)))
+                if meet:
+                    barrier.wait()
+                    seen.append(("both", _cd.running_solves(), _cd.shared_threads(cores)))
+                    barrier.wait()   # neither leaves before both have looked
+
+        status = _cd.enet_solve_dense(*args, tol=1e-10, project=project)[0]
+        assert status == _cd.STATUS_CONVERGED
+        return args[3].copy()
+
+    alone = [solve(s, False) for s in (1, 2)]
+    assert seen == [("alone", 1, cores)] * 2
+    seen.clear()
+    together = _in_threads([lambda s=s: solve(s, True) for s in (1, 2)])
+    both = [s for s in seen if s[0] == "both"]
+    assert both == [("both", 2, max(1, cores // 2))] * 2, seen
+    assert _cd.running_solves() == 0
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_running_solves_reset_after_errors():
+    """A solve rejected before it starts (bad lengths) or whose callback raises
+    leaves the count at 0."""
+    _cd, args = _solve_args(3)
+    with pytest.raises(ValueError):
+        _cd.enet_solve_dense(*args[:3], args[3][:-1], *args[4:])
+
+    def boom(rho):
+        raise RuntimeError("boom")
+
+    assert _cd.enet_solve_dense(*args, project=boom)[0] == _cd.STATUS_CALLBACK_ERROR
+    assert _cd.running_solves() == 0

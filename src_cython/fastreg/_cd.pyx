@@ -47,6 +47,8 @@ from libc.math cimport fabs, fmax, fmin, sqrt, log, ceil, INFINITY, isinf, isfin
 from libc.stdlib cimport malloc, realloc, free
 from cpython.ref cimport PyObject
 
+import os
+
 import numpy as np
 
 from fastreg._utils cimport fdot, faxpy, prox_enet_box, soft_threshold_scalar
@@ -223,15 +225,88 @@ def enet_dual_terms(const double[::1] c, const floating[::1] l1, const floating[
 
 
 # ---------------------------------------------------------------------------
+# concurrent solves share the cores (fits in several Python threads)
+# ---------------------------------------------------------------------------
+# OpenMP thread limits (omp_set_num_threads, threadpoolctl) are per calling thread
+# (threadpoolctl issue #207): a fit started in a new Python thread sees the default (every
+# core) even when the main thread set a limit. Two such fits on two cores each run two-thread
+# OpenMP passes, four busy threads on two cores whose idle workers spin between passes
+# (measured: +36-50% process CPU time for two concurrent Lasso fits). So the whole solves (and
+# the column statistics before them) count themselves, and the OpenMP passes use at most
+# ``cores // running`` threads. Partial: the Python part of a fit (validation) is not
+# counted; ``threadpool_limits`` entered in each thread is the sure way.
+cdef extern from *:
+    """
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static volatile long fastreg_cd_running = 0;
+    static void fastreg_cd_enter(void) { _InterlockedIncrement(&fastreg_cd_running); }
+    static void fastreg_cd_leave(void) { _InterlockedDecrement(&fastreg_cd_running); }
+    static int fastreg_cd_count(void) { return (int) _InterlockedOr(&fastreg_cd_running, 0); }
+    #else
+    static int fastreg_cd_running = 0;
+    static void fastreg_cd_enter(void) {
+        __atomic_add_fetch(&fastreg_cd_running, 1, __ATOMIC_RELAXED); }
+    static void fastreg_cd_leave(void) {
+        __atomic_sub_fetch(&fastreg_cd_running, 1, __ATOMIC_RELAXED); }
+    static int fastreg_cd_count(void) {
+        return __atomic_load_n(&fastreg_cd_running, __ATOMIC_RELAXED); }
+    #endif
+    """
+    void _solve_enter "fastreg_cd_enter" () noexcept nogil
+    void _solve_leave "fastreg_cd_leave" () noexcept nogil
+    int _solves_running "fastreg_cd_count" () noexcept nogil
+
+
+def _usable_cores():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+cdef int _CORES = _usable_cores()
+
+
+cdef inline int _shared_threads(int n_threads) noexcept nogil:
+    """``n_threads``, or ``max(1, cores // r)`` if smaller, while ``r > 1`` compiled solves run."""
+    cdef int r
+    if n_threads <= 1:
+        return n_threads
+    r = _solves_running()
+    if r <= 1:
+        return n_threads
+    return max(1, min(n_threads, _CORES // r))
+
+
+def running_solves():
+    """Compiled CD passes over X running now in all threads: :func:`enet_solve_dense`,
+    ``enet_solve_sparse``, :func:`col_stats_dense`, ``col_stats_sparse`` calls (a fit's
+    column statistics, then its whole solve)."""
+    return _solves_running()
+
+
+def shared_threads(int n_threads):
+    """OpenMP threads an ``X^T v`` pass asked to use ``n_threads`` gets now.
+
+    ``min(n_threads, max(1, cores // running_solves()))`` while more than one compiled
+    solve runs (cores: the CPUs this process may run on), else ``n_threads``.
+    """
+    return _shared_threads(n_threads)
+
+
+# ---------------------------------------------------------------------------
 # X^T v over a set of features (one full pass: OpenMP over features)
 # ---------------------------------------------------------------------------
 cdef void _xtv(const floating* data, const int* indices, const int* indptr, int n,
                const floating* v, const int* ws, int m, double* out,
                int n_threads) noexcept nogil:
     """``out[k] = sum_i x_{i, ws[k]} v_i``; OpenMP over features when the pass is large
-    (dynamic chunks of 64 features: sparse columns have unequal lengths)."""
+    (dynamic chunks of 64 features: sparse columns have unequal lengths), on at most
+    :func:`shared_threads` threads."""
     cdef int k
     cdef double cost = 0.0
+    n_threads = _shared_threads(n_threads)
     if n_threads > 1:
         if indptr == NULL:
             cost = m * <double> n
@@ -251,7 +326,7 @@ def xtv_dense(const floating[::1, :] X, const floating[::1] v, const int[::1] ws
     """``out[k] = sum_i X[i, ws[k]] * v[i]`` for dense Fortran-ordered ``X``.
 
     Features are split over ``n_threads`` OpenMP threads when ``len(ws) * n_samples``
-    exceeds 2e6.
+    exceeds 2e6 (fewer while several compiled solves run: :func:`shared_threads`).
     """
     cdef int n = X.shape[0], m = ws.shape[0]
     if v.shape[0] != n or out.shape[0] != m:
@@ -268,7 +343,8 @@ def xtv_sparse(const floating[::1] data, const int[::1] indices, const int[::1] 
                const floating[::1] v, const int[::1] ws, double[::1] out, int n_threads=1):
     """``out[k] = sum_i X[i, ws[k]] * v[i]`` for CSC ``X`` (``data, indices, indptr``).
 
-    OpenMP over features when the columns of ``ws`` hold more than 2e6 entries.
+    OpenMP over features when the columns of ``ws`` hold more than 2e6 entries (on
+    :func:`shared_threads` threads).
     """
     cdef int m = ws.shape[0]
     if out.shape[0] != m:
@@ -369,7 +445,9 @@ def col_stats_dense(const floating[::1, :] X, const floating[::1] h, double[::1]
     for i in range(n):
         hsum += h[i]
     with nogil:
+        _solve_enter()
         _col_stats(&X[0, 0], NULL, NULL, n, p, &h[0], hsum, center, &mu_out[0], &sq_out[0])
+        _solve_leave()
 
 
 def col_stats_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
@@ -390,7 +468,9 @@ def col_stats_sparse(const floating[::1] data, const int[::1] indices, const int
     for i in range(n):
         hsum += h[i]
     with nogil:
+        _solve_enter()
         _col_stats(dptr, iptr, &indptr[0], n, p, &h[0], hsum, center, &mu_out[0], &sq_out[0])
+        _solve_leave()
 
 
 # ---------------------------------------------------------------------------
@@ -1301,6 +1381,7 @@ cdef tuple _enet_solve_wrap(const floating* data, const int* indices, const int*
         corr_out[:] = np.nan
         corr = &corr_out[0]
     with nogil:
+        _solve_enter()
         status = _enet_solve(data, indices, indptr, n, p, &y[0], &h[0], &w[0], &R[0], &mu[0],
                              &lipschitz[0], &l1[0], &l2[0], &lower[0], &upper[0], &act[0], m,
                              &init[0], n_init, &c[0], &c2[0], &score[0], &mark[0], &ws[0], &order[0],
@@ -1308,6 +1389,7 @@ cdef tuple _enet_solve_wrap(const floating* data, const int* indices, const int*
                              anderson_k, max(check_every, 1), inner_tol, eps_margin, screening,
                              fit_intercept, unit_weights, seed, shuffle, max(n_threads, 1),
                              patience, verbose, proj, info)
+        _solve_leave()
     return (status, int(info[0]), int(info[1]), info[2], info[3], info[4], int(info[5]))
 
 
@@ -1331,7 +1413,9 @@ def enet_solve_dense(const floating[::1, :] X, const floating[::1] y, const floa
 
     1. the full duality gap at the rescaled residual ``theta = s * rho`` (``rho`` the
        centered residual, ``s`` the largest dual-feasible scaling; one ``X^T v`` pass over
-       the active features, OpenMP over features), the best dual value kept: stop when
+       the active features, OpenMP over features on :func:`shared_threads` ``(n_threads)``
+       threads: concurrent solves in several Python threads share the cores), the best
+       dual value kept: stop when
        ``gap <= tol``, the values are not finite, or ``max_iter`` working sets were solved;
     2. gap-safe screening with radius ``sqrt(2 gap) + eps_margin`` (Ndiaye et al. 2017):
        screened features are set to 0 and removed from ``active`` for good;
