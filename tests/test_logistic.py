@@ -174,6 +174,79 @@ def test_both_inner_solvers(rng, monkeypatch, gram, fmt, penalty):
         assert abs(est.intercept_[0] - b_ref) <= 1e-5
 
 
+@pytest.mark.parametrize("n_free", [0, 1])
+def test_support_newton_solves_signed_model(rng, n_free):
+    """One support step reaches the minimizer of the model on the support's orthant."""
+    from fastreg.solvers.prox_newton import _support_newton
+    n, m = 40, 12
+    A = np.hstack([rng.standard_normal((n, m)), np.ones((n, n_free))])
+    Q = np.ascontiguousarray(A.T @ (rng.random(n)[:, None] * A))
+    l1, l2 = np.full(m, 0.05), np.full(m, 0.2)
+    x = np.zeros(m + n_free)
+    x[:5] = [3.0, -2.0, 4.0, -5.0, 2.5]    # large: the signs survive the step
+    if n_free:
+        x[m] = 0.3
+    r = 0.1 * rng.standard_normal(m + n_free)
+    x0, r0 = x.copy(), r.copy()
+    assert _support_newton(Q, r, x, l1, l2, m, n_free, n)
+    np.testing.assert_allclose(r, r0 + Q @ (x - x0), atol=1e-10)    # r stays the model gradient
+    S = np.append(np.arange(5), [m] * n_free).astype(int)
+    g = r[S].copy()
+    g[:5] += l1[:5] * np.sign(x[:5]) + l2[:5] * x[:5]
+    np.testing.assert_allclose(g, 0.0, atol=1e-10)
+    np.testing.assert_array_equal(np.sign(x[:5]), np.sign(x0[:5]))
+    assert np.all(x[5:m] == 0)
+    # a sign change blocks the step: the blocking coordinate lands on 0, the model decreases
+    x, r = x0.copy(), r0.copy()
+    x[0], r[0] = 1e-3, r[0] + 20.0         # the model pulls x[0] below 0
+    xs, rs = x.copy(), r.copy()
+
+    def model(z):
+        d = z - xs
+        return 0.5 * d @ Q @ d + rs @ d + np.sum(l1 * np.abs(z[:m]) + 0.5 * l2 * z[:m] ** 2)
+
+    assert _support_newton(Q, r, x, l1, l2, m, n_free, n)
+    assert np.count_nonzero(x[:5]) < 5 and np.all(x[:5] * np.sign(xs[:5]) >= 0)
+    assert model(x) < model(xs)
+
+
+def _degenerate(rng, n=50, p=1500):
+    """More features than samples, nearly low-rank (arcene-like), random labels: separable."""
+    F = rng.standard_normal((n, 5))
+    X = F @ rng.standard_normal((5, p)) + 0.3 * rng.standard_normal((n, p))
+    return np.asfortranarray(X), (rng.random(n) < 0.5).astype(int)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_degenerate_high_C_bounded_work(rng, fit_intercept):
+    """p >> n, C = 1e4 (rank-deficient Hessian, about n non-zeros): bounded work per Newton
+    step, and a certified gap (the old solver needed ~1e5 CD epochs for this fit)."""
+    from fastreg.solvers import prox_newton
+    X, y = _degenerate(rng)
+    C, tol = 1e4, 1e-8
+    s = np.where(y == 1, 1.0, -1.0)
+    res = prox_newton.logistic_prox_newton(X, s, np.full(y.size, C), 1.0,
+                                           fit_intercept=fit_intercept, tol=tol, max_iter=100)
+    assert res.converged
+    assert res.n_epochs <= prox_newton._DIR_EPOCHS * res.n_newton
+    assert res.n_epochs <= 30_000
+    P, D, gap = logistic_duality_gap(X, y, res.coef, res.intercept if fit_intercept else None,
+                                     C=C, penalty="l1")
+    assert gap <= 1.01 * tol * res.p0
+    assert abs(P - res.primal) <= 1e-9 * P
+
+
+def test_degenerate_high_C_warns_in_bounded_time(rng):
+    """Stopped early on a degenerate problem: a ConvergenceWarning and finite coefficients."""
+    import time
+    X, y = _degenerate(rng)
+    t0 = time.process_time()
+    with pytest.warns(ConvergenceWarning, match="duality gap"):
+        est = LogisticRegression(C=1e4, l1_ratio=1.0, tol=1e-14, max_iter=3).fit(X, y)
+    assert time.process_time() - t0 < 20.0
+    assert np.all(np.isfinite(est.coef_))
+
+
 # ---------------------------------------------------------------------------
 # duality gap of the solver vs the reference
 # ---------------------------------------------------------------------------

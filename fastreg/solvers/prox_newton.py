@@ -36,7 +36,7 @@ Algorithm (outer loop and line search in Python, every O(n) or O(nnz) pass compi
    (:func:`fastreg._newton.binary_derivatives`), whose penalized minimizer is
    computed by the coordinate-descent engine's weighted kernel
    (:func:`fastreg._cd.cd_solve_dense` / ``cd_solve_sparse``, intercept by
-   implicit centering, Anderson acceleration) to a duality gap of ``1e-3``
+   implicit centering, Anderson acceleration) to a duality gap of ``eta``
    times the current one; then a backtracking (Armijo) line search on the
    true objective along ``(w' - w, b' - b)``, with the proximal-Newton
    decrease ``g^T X d + r(w') - r(w)``. When the working set is small
@@ -46,8 +46,17 @@ Algorithm (outer loop and line search in Python, every O(n) or O(nnz) pass compi
    ``gram_ws_sparse``) and CD runs on it with epochs independent of
    ``n_samples`` (:func:`fastreg._newton.quad_cd_gram`; glmnet's covariance
    updates, Friedman, Hastie, Tibshirani 2010), to an optimality violation of
-   ``_GRAM_RTOL`` times the initial one (inexact prox-Newton, Lee, Sun &
-   Saunders 2014). The unit step of the line search is evaluated by the
+   ``eta`` times the initial one, with a Newton step on the support of the
+   model's iterate every ``_SUPPORT_EVERY`` epochs without convergence
+   (:func:`_support_newton`). The forcing term ``eta`` is adaptive
+   (:func:`_forcing`, Lee, Sun & Saunders 2014): ``min(0.1, v_k / v_{k-1})``
+   for the working-set optimality violations ``v`` of the last two Newton
+   iterates, floored at ``1e-3``: loose subproblems far from the solution,
+   tight ones in the superlinear phase. Every subproblem is cut after
+   ``_DIR_EPOCHS`` CD epochs (a truncated CD run from the current point still
+   gives a descent direction), so that a rank-deficient or ill-conditioned
+   Hessian (more features than samples, weak regularization) costs a bounded
+   amount of work per Newton step. The unit step of the line search is evaluated by the
    derivatives pass at the trial point itself (one pass over the samples per
    accepted step). Steps are repeated until the working-set optimality
    violation is below ``0.3`` times the full one (celer's and skglm's rule).
@@ -72,6 +81,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _cd, _newton
@@ -82,9 +92,26 @@ __all__ = ["LogisticResult", "logistic_prox_newton", "multinomial_prox_newton",
 
 _ARMIJO = 1e-4
 _MIN_STEP = 1e-10
-_SUB_ACCURACY = 1e-3  # binary: subproblem duality gap relative to the current one
 _MAX_DZ = 20.0      # multinomial: largest change of a score z_ik per Newton step
-_GRAM_RTOL = 1e-3   # binary, Gram form: subproblem violation relative to the initial one
+_GRAM_RTOL = 1e-3   # binary: smallest forcing term (subproblem violation / initial one)
+_ETA_MAX = 0.1      # binary: largest forcing term
+_SUPPORT_EVERY = 50  # binary, Gram form: CD epochs between Newton steps on the support
+_SUPPORT_MAX = 300   # binary, Gram form: largest support solved directly
+_DIR_EPOCHS = 200   # binary: CD epochs per Newton direction at most (truncated CD still descends)
+
+
+def _forcing(v, v_prev):
+    """Forcing term of the next subproblem: ``min(0.1, v / v_prev)`` floored at ``_GRAM_RTOL``.
+
+    ``v``, ``v_prev``: optimality violations at the last two Newton iterates
+    (Lee, Sun & Saunders 2014, section 3.3: loose subproblems far from the
+    solution, tight ones as the outer iteration converges superlinearly).
+    """
+    if not np.isfinite(v_prev):
+        return _ETA_MAX     # first Newton step
+    if not v_prev > 0.0:
+        return _GRAM_RTOL
+    return min(_ETA_MAX, max(_GRAM_RTOL, v / v_prev))
 _MN_EPOCHS = 300    # multinomial: CD sweeps per Newton direction
 
 
@@ -217,15 +244,18 @@ def _binary_violation(v, w, rho, g_icpt):
     return max(float(np.max(viol, initial=0.0)), abs(g_icpt))
 
 
-def _gram_direction(design, grad, hess, r_ws, w, b, ws, l1, l2, fit_intercept, max_epochs):
+def _gram_direction(design, grad, hess, r_ws, w, b, ws, l1, l2, fit_intercept, max_epochs, rtol):
     """Proximal Newton direction on ``ws`` by CD on the model in Gram form.
 
     The model gradient at ``(w, b)`` is ``[X_ws, 1]^T grad`` and its Hessian
     :func:`_gram`; :func:`fastreg._newton.quad_cd_gram` minimizes the penalized
-    model until its optimality violation is ``_GRAM_RTOL`` times the initial one
-    (the inexact proximal Newton rule of Lee, Sun & Saunders 2014 with a fixed
-    forcing term; each epoch costs ``O(m^2)`` at most, so the subproblem is
-    solved accurately and few Newton steps are needed).
+    model until its optimality violation is ``rtol`` times the initial one
+    (the inexact proximal Newton rule of Lee, Sun & Saunders 2014, forcing term
+    :func:`_forcing`) or ``max_epochs`` epochs were run. Every ``_SUPPORT_EVERY``
+    epochs without convergence, a Newton step on the current support
+    (:func:`_support_newton`) follows: on ill-conditioned or rank-deficient
+    models (more features than samples, weak regularization) CD alone
+    converges very slowly once the support is found.
 
     Returns
     -------
@@ -254,11 +284,72 @@ def _gram_direction(design, grad, hess, r_ws, w, b, ws, l1, l2, fit_intercept, m
     viol = np.where(x0[:m] != 0, np.abs(g + l1w * np.sign(x0[:m])),
                     np.maximum(np.abs(g) - l1w, 0.0))
     v0 = max(float(np.max(viol, initial=0.0)), abs(float(r[m])) if fi else 0.0)
-    ep, _ = _newton.quad_cd_gram(Q, r, x, l1w, l2w, int(fi), _GRAM_RTOL * v0,
-                                 int(min(max_epochs, 1000)))
+    tol_sub = rtol * v0
+    ep = 0
+    while ep < max_epochs:
+        chunk = int(min(max_epochs - ep, _SUPPORT_EVERY))
+        e, viol_cd = _newton.quad_cd_gram(Q, r, x, l1w, l2w, int(fi), tol_sub, chunk)
+        ep += e
+        if viol_cd <= tol_sub or \
+                not _support_newton(Q, r, x, l1w, l2w, m, fi, design.X.shape[0]):
+            break
     d = x[:m] - x0[:m]
     db = float(x[m] - x0[m]) if fi else 0.0
     return d, db, ep
+
+
+def _support_newton(Q, r, x, l1w, l2w, m, fi, n_samples):
+    """Minimize the Gram-form model on the support of ``x`` with its signs fixed (in place).
+
+    The model (:func:`fastreg._newton.quad_cd_gram`; ``r`` its smooth gradient
+    at ``x``) restricted to ``S = supp(x[:m])`` (plus the intercept) and the
+    orthant of ``sign(x_S) = s`` is the quadratic
+    ``q(x_S + e) = q(x_S) + g_S^T e + 1/2 e^T H e`` with
+    ``g_S = r_S + l1_S s + l2_S x_S``, ``H = Q_SS + diag(l2_S)``; its
+    minimizer ``e = -H^{-1} g_S`` (Cholesky; only for ``|S| <= n_samples``,
+    where ``H`` is generically positive definite) is followed up to the first
+    sign change, where that coordinate is set to 0. The model decreases along
+    ``t e``, ``t`` in ``[0, 1]``. ``r`` is updated.
+
+    Returns
+    -------
+    bool
+        Whether ``x`` changed (False: empty or too large support, singular
+        ``H``, no decrease).
+    """
+    S = np.flatnonzero(x[:m])
+    k = S.size
+    if k == 0 or k + fi > min(_SUPPORT_MAX, n_samples):
+        return False
+    idx = np.append(S, m) if fi else S
+    sgn = np.sign(x[S])
+    g = r[idx].copy()
+    g[:k] += l1w[S] * sgn + l2w[S] * x[S]
+    H = Q[np.ix_(idx, idx)]
+    H[np.arange(k), np.arange(k)] += l2w[S]
+    try:
+        e = cho_solve(cho_factor(H, check_finite=False), -g, check_finite=False)
+    except LinAlgError:
+        return False
+    if not np.all(np.isfinite(e)):
+        return False
+    # largest step keeping the signs of the support
+    xs, es = x[S], e[:k]
+    cross = (xs + es) * sgn < 0
+    t = 1.0
+    if np.any(cross):
+        t = float(np.min(-xs[cross] / es[cross]))
+    change = t * float(g @ e) + 0.5 * t * t * float(e @ (H @ e))
+    if not (t > 0.0 and change < 0.0):
+        return False
+    step = t * e
+    x_new = x[idx] + step
+    if t < 1.0:
+        x_new[:k][cross & (-xs / np.where(es == 0, 1.0, es) <= t)] = 0.0
+        step = x_new - x[idx]
+    x[idx] = x_new
+    r += Q[:, idx] @ step
+    return True
 
 
 def _col_stats_ws(design, h, ws, mu, lips, fit_intercept):
@@ -421,6 +512,7 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
     stalled = 0
     it = 0
     fresh = False       # z, f, grad, hess, resp already computed at the current (w, b)
+    v_prev = np.inf     # working-set violation at the previous Newton iterate (forcing term)
     for it in range(1, max_iter + 2):   # the last pass only certifies the final iterate
         if not fresh:
             b = shift_b(Xw, b)
@@ -464,12 +556,14 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
         progressed = False
         use_gram = _gram_choice(design, ws, n)
         r_ws = -v[ws]               # model gradient X_ws^T grad at the current point
+        v_cur = viol_full
         for _k in range(max_newton if penalized else 1):
-            tol_sub = max(_SUB_ACCURACY * sub_gap, 0.1 * tol_abs) if penalized else -np.inf
+            eta = _forcing(v_cur, v_prev) if penalized else _GRAM_RTOL
+            tol_sub = max(eta * sub_gap, 0.1 * tol_abs) if penalized else -np.inf
             if use_gram:
                 # ---- subproblem in Gram form (cost independent of n per epoch)
                 d, db, ep = _gram_direction(design, grad, hess, r_ws, w, b, ws, l1, l2,
-                                            fit_intercept, max_epochs)
+                                            fit_intercept, min(max_epochs, _DIR_EPOCHS), eta)
             else:
                 # ---- subproblem: weighted least squares model at z, by the CD kernel
                 _col_stats_ws(design, hess, ws, mu, lips, fit_intercept)
@@ -478,7 +572,7 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
                 w_new = w.copy()
                 ep, _ = design.solve(y_work, hess, w_new, R, icpt, mu, lips, l1, l2, lower,
                                      upper, ws, work, R_tmp, order, float(tol_sub),
-                                     int(max_epochs if penalized else min(max_epochs, 200)), 10,
+                                     int(min(max_epochs, _DIR_EPOCHS)), 10,
                                      K, bool(fit_intercept), False, 0, False)
                 d = (w_new[ws].astype(np.float64) - w[ws].astype(np.float64))
                 db = float(icpt[0]) - b if fit_intercept else 0.0
@@ -544,6 +638,7 @@ def logistic_prox_newton(X, y, c, rho, *, fit_intercept=True, coef_init=None, in
             sub_viol = _binary_violation(-r_ws, w[ws], rho,
                                          float(grad.sum()) if fit_intercept else 0.0)
             sub_gap = measure * min(1.0, (sub_viol / viol_full) ** 2) if viol_full > 0 else 0.0
+            v_prev, v_cur = v_cur, sub_viol
             if sub_viol <= 0.3 * viol_full or F - F_try <= rounding:
                 fresh = not fit_intercept
                 break
