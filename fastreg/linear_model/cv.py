@@ -127,7 +127,8 @@ class _EnetCVBase(VersionedPickleMixin, ValidatedDecisionMixin, RegressorMixin, 
     def _refit_params(self, alpha):
         return dict(alpha=alpha, fit_intercept=self.fit_intercept, positive=self.positive,
                     penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
-                    upper_bounds=self.upper_bounds, **self._solver_params())
+                    upper_bounds=self.upper_bounds, precompute=self.precompute,
+                    **self._solver_params())
 
     def _final_estimator(self, alpha, l1_ratio):
         return ElasticNet(l1_ratio=l1_ratio, **self._refit_params(alpha))
@@ -197,6 +198,9 @@ class _EnetCVBase(VersionedPickleMixin, ValidatedDecisionMixin, RegressorMixin, 
         path_params = dict(fit_intercept=self.fit_intercept, positive=self.positive,
                            penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
                            upper_bounds=self.upper_bounds, **self._solver_params())
+        # a user-given Gram belongs to the full data: each fold builds its own
+        path_params["precompute"] = self.precompute if isinstance(self.precompute, (str, bool)) \
+            else True
         jobs = (delayed(_fold_mse)(X, y, sample_weight, train, test, r, a, path_params)
                 for r, a in zip(l1_ratios, alphas) for train, test in folds)
         mse = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, prefer="threads")(jobs)
@@ -255,7 +259,11 @@ _COMMON_DOC = """
         array: the alphas to try (sorted decreasingly).
     fit_intercept : bool, default=True
     precompute : 'auto', bool or array-like, default='auto'
-        Accepted for compatibility; ignored (no Gram matrix).
+        Gram-form coordinate descent (see :class:`fastreg.ElasticNet`): each
+        fold's path builds its training Gram once for all alphas (``'auto'``:
+        by the cost model, counting every alpha). An array (the Gram of the
+        full data) is used by the final refit only; the folds then build
+        their own (as ``True``).
     max_iter : int, default=1000
         Outer iterations of the solver (see :class:`fastreg.ElasticNet`).
     tol : float, default=1e-4

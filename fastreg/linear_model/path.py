@@ -28,8 +28,32 @@ import scipy.sparse as sp
 
 from .._validation import check_X_y, check_sample_weight, check_scalar
 from ..solvers.cd import column_stats, enet_cd, n_threads_default
+from ..solvers.cd_gram import build_gram, centered_xty, enet_cd_gram, gram_auto, gram_from_array
 
 __all__ = ["lasso_path", "enet_path", "alpha_max"]
+
+
+def resolve_gram(precompute, X, h, fit_intercept, n_fits=1, stats=None):
+    """The solver chosen by ``precompute`` and its extra arguments: ``(solve, kwargs)``.
+
+    ``'auto'``: :func:`fastreg.solvers.cd_gram.gram_auto` decides (``n_fits`` fits
+    share the Gram); ``True``/``False``: always/never; an array: scikit-learn's
+    user-given Gram (:func:`fastreg.solvers.cd_gram.gram_from_array`). ``solve`` is
+    :func:`~fastreg.solvers.cd.enet_cd` or :func:`~fastreg.solvers.cd_gram.enet_cd_gram`
+    (then ``kwargs = {"gram": Gram}``, built once here).
+    """
+    if isinstance(precompute, str):
+        if precompute != "auto":
+            raise ValueError("precompute must be 'auto', a bool or a Gram matrix, "
+                             f"got {precompute!r}")
+        use = gram_auto(X, n_fits)
+    elif precompute is None or isinstance(precompute, (bool, np.bool_)):
+        use = bool(precompute)
+    else:
+        return enet_cd_gram, {"gram": gram_from_array(precompute, X, h, fit_intercept, stats)}
+    if not use:
+        return enet_cd, {}
+    return enet_cd_gram, {"gram": build_gram(X, h, fit_intercept, stats)}
 
 
 # ---------------------------------------------------------------------------
@@ -184,9 +208,16 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
         int: the number of alphas of the automatic grid (as scikit-learn 1.9).
         None: ``n_alphas`` alphas from :func:`alpha_max` down to
         ``eps * alpha_max``, log-spaced.
-    precompute, Xy, copy_X :
-        Accepted for compatibility and ignored (no Gram matrix is used; X is
-        never modified).
+    precompute : 'auto', bool or array-like of shape (n_features, n_features)
+        Coordinate descent in Gram form (see :class:`fastreg.ElasticNet`): the
+        Gram matrix is built **once** for all alphas (and targets). ``'auto'``
+        decides by a cost model counting every alpha; an array is
+        scikit-learn's ``X^T diag(s) X`` of X as passed (checked cheaply).
+    Xy : array-like of shape (n_features,) or (n_features, n_targets) or None
+        Accepted for compatibility: its shape is checked, but the centered
+        correlations are recomputed (one pass over X, cheaper than a Gram).
+    copy_X :
+        Accepted for compatibility and ignored (X is never modified).
     coef_init : ndarray of shape (n_features,) or None
         Warm start for the first alpha.
     verbose : bool or int
@@ -253,6 +284,9 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
         if np.isnan(alphas).any() or (alphas < 0).any():
             raise ValueError("alphas must be non-negative numbers")
     stats = column_stats(X, np.full(n, 1.0 / n, dtype=dtype) if h is None else h, fit_intercept)
+    if Xy is not None and np.shape(Xy) not in ((p,), (p, 1), (p, Y.shape[1])):
+        raise ValueError(f"Xy must have shape ({p},) or ({p}, n_targets), got {np.shape(Xy)}")
+    solve, extra = resolve_gram(precompute, X, h, fit_intercept, alphas.size * Y.shape[1], stats)
     coefs = np.empty((Y.shape[1], p, alphas.size), dtype=dtype)
     gaps = np.empty((Y.shape[1], alphas.size))
     intercepts = np.zeros((Y.shape[1], alphas.size), dtype=dtype)
@@ -264,6 +298,8 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
             min(k, np.asarray(coef_init).reshape(-1, p).shape[0] - 1)]
         iters = []
         prev_l1, corr = None, None
+        if "gram" in extra:
+            extra["xty"] = centered_xty(X, yk, h, extra["gram"])
         for i, alpha in enumerate(alphas):
             l1, l2, lower, upper = penalty_arrays(p, dtype, alpha, l1_ratio, pf, lower_bounds,
                                                   upper_bounds, positive)
@@ -276,11 +312,11 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
                 keep[finite] = (np.abs(np.nan_to_num(corr[finite], nan=0.0))
                                 >= 2.0 * l1[finite] - prev_l1[finite])
                 ws_init = np.flatnonzero(keep).astype(np.int32)
-            res = enet_cd(X, yk, l1, l2, lower, upper, sample_weight=h,
-                          fit_intercept=fit_intercept, coef_init=w, tol=tol, max_iter=max_iter,
-                          selection=selection, random_state=random_state, ws_init=ws_init,
-                          stats=stats, verbose=max(int(verbose) - 1, 0), return_corr=True,
-                          **params)
+            res = solve(X, yk, l1, l2, lower, upper, sample_weight=h,
+                        fit_intercept=fit_intercept, coef_init=w, tol=tol, max_iter=max_iter,
+                        selection=selection, random_state=random_state, ws_init=ws_init,
+                        stats=stats, verbose=max(int(verbose) - 1, 0), return_corr=True,
+                        **extra, **params)
             w = res.coef
             corr, prev_l1 = res.corr, np.where(np.isfinite(l1), l1, np.inf)
             coefs[k, :, i] = w

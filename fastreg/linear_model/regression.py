@@ -10,7 +10,9 @@ Objective (scikit-learn's, per target)::
 ``s`` the sample weights rescaled to sum to ``n`` (all ones by default),
 ``pf`` the penalty factors (default 1; not rescaled, see
 :mod:`fastreg.linear_model.path`). Solved by the working-set coordinate
-descent of :func:`fastreg.solvers.cd.enet_cd`, certified by a duality gap.
+descent of :func:`fastreg.solvers.cd.enet_cd`, or, with a Gram matrix
+(``precompute``), by the covariance-update coordinate descent of
+:func:`fastreg.solvers.cd_gram.enet_cd_gram`; both certified by a duality gap.
 """
 from numbers import Integral, Real
 
@@ -23,8 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_X_y
 from ._base import ValidatedDecisionMixin, VersionedPickleMixin
-from ..solvers.cd import enet_cd
-from .path import _weights, enet_path, penalty_arrays
+from .path import _weights, enet_path, penalty_arrays, resolve_gram
 
 __all__ = ["ElasticNet", "Lasso"]
 
@@ -47,12 +48,25 @@ class ElasticNet(VersionedPickleMixin, ValidatedDecisionMixin, MultiOutputMixin,
     fit_intercept : bool, default=True
         Unpenalized intercept, by implicit centering (X is never centered,
         copied or densified).
-    precompute : bool or array-like, default=False
-        Accepted for compatibility; ignored (no Gram matrix).
+    precompute : 'auto', bool or array-like of shape (n_features, n_features), default='auto'
+        Coordinate descent in Gram form (covariance updates, glmnet's
+        ``type.gaussian="covariance"``): ``Q = X_c^T H X_c`` is built once
+        (``p x p``, float64; sparse X is never densified), then each update
+        costs ``O(n_features)``, independent of ``n_samples``; the final gap is
+        certified on the true residual (see :mod:`fastreg.solvers.cd_gram`).
+        ``'auto'``: chosen by a cost model (Gram build vs CD epochs, ``p <= n``
+        and ``p <= 2500``; :func:`fastreg.solvers.cd_gram.gram_auto`); ``True``:
+        always; ``False``: never. An array: scikit-learn's user-given Gram
+        ``X^T diag(s) X`` of X as passed (``s`` the sample weights rescaled to
+        sum to ``n_samples``; ``X^T X`` without weights), checked cheaply
+        (shape, symmetry, diagonal, one entry); with ``fit_intercept`` it is
+        centered here (scikit-learn recomputes it instead). Also used for
+        sparse X (scikit-learn ignores it there).
     max_iter : int, default=1000
         Maximum number of **outer** iterations (working-set updates, each
         followed by a full duality-gap computation); each working-set problem
         runs at most 50000 CD epochs. ``n_iter_`` counts outer iterations.
+        On the Gram route: at most ``max_iter`` Gram-form gap computations.
     copy_X : bool, default=True
         Accepted for compatibility; X is never modified.
     tol : float, default=1e-4
@@ -84,9 +98,11 @@ class ElasticNet(VersionedPickleMixin, ValidatedDecisionMixin, MultiOutputMixin,
         X's dtype (float32 stays float32).
     intercept_ : float or ndarray of shape (n_targets,)
     n_iter_ : int or list of int
-        Outer iterations.
+        Outer iterations (on the Gram route: Gram-form gap computations, each
+        after at most 32 epochs, plus the direct solver's if it had to finish).
     dual_gap_ : float or ndarray of shape (n_targets,)
-        Duality gap at the end (objective units: same scale as the objective above).
+        Duality gap at the end (objective units: same scale as the objective
+        above), always certified on the true residual.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
     sparse_coef_ : sparse matrix (property)
@@ -96,7 +112,7 @@ class ElasticNet(VersionedPickleMixin, ValidatedDecisionMixin, MultiOutputMixin,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
-        "precompute": ["boolean", "array-like"],
+        "precompute": [StrOptions({"auto"}), "boolean", "array-like"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "copy_X": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -112,7 +128,7 @@ class ElasticNet(VersionedPickleMixin, ValidatedDecisionMixin, MultiOutputMixin,
 
     path = staticmethod(enet_path)
 
-    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute=False,
+    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute="auto",
                  max_iter=1000, copy_X=True, tol=1e-4, warm_start=False, positive=False,
                  random_state=None, selection="cyclic", penalty_factor=None,
                  lower_bounds=None, upper_bounds=None, verbose=0):
@@ -177,12 +193,14 @@ class ElasticNet(VersionedPickleMixin, ValidatedDecisionMixin, MultiOutputMixin,
         intercept = np.zeros(n_targets, dtype=dtype)
         gaps = np.zeros(n_targets)
         iters = []
+        solve, extra = resolve_gram(self.precompute, X, h, self.fit_intercept,
+                                    n_fits=n_targets)
         for k in range(n_targets):
-            res = enet_cd(X, np.ascontiguousarray(Y[:, k]), l1, l2, lower, upper,
-                          sample_weight=h, fit_intercept=self.fit_intercept,
-                          coef_init=None if coef_init is None else coef_init[k],
-                          tol=self.tol, max_iter=self.max_iter, selection=self.selection,
-                          random_state=self.random_state, verbose=self.verbose)
+            res = solve(X, np.ascontiguousarray(Y[:, k]), l1, l2, lower, upper,
+                        sample_weight=h, fit_intercept=self.fit_intercept,
+                        coef_init=None if coef_init is None else coef_init[k],
+                        tol=self.tol, max_iter=self.max_iter, selection=self.selection,
+                        random_state=self.random_state, verbose=self.verbose, **extra)
             coef[k] = res.coef
             intercept[k] = res.intercept
             gaps[k] = res.gap
@@ -220,7 +238,7 @@ class Lasso(ElasticNet):
 
     path = staticmethod(enet_path)
 
-    def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, copy_X=True,
+    def __init__(self, alpha=1.0, *, fit_intercept=True, precompute="auto", copy_X=True,
                  max_iter=1000, tol=1e-4, warm_start=False, positive=False,
                  random_state=None, selection="cyclic", penalty_factor=None,
                  lower_bounds=None, upper_bounds=None, verbose=0):
