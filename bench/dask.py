@@ -22,20 +22,25 @@ Protocol
    logistic family ``sum_i log(1 + exp(-y_i x_i b)) + (1/C) pen(b)``, i.e.
    fastreg's ``C sum_i loss_i + pen(w)`` divided by ``C``: the same ``C``
    (``pen`` = ``||b||_1`` or ``||b||^2 / 2``).
-2. *Scaling.* A dense (2,000,000 x 100 float64, 1.6 GB, 16 chunks) and a
-   sparse (1,000,000 x 10,000, density 1e-3, 8 chunks) problem, generated on
-   the workers and persisted, with 1 worker and with 2 workers (processes,
-   one thread each): the time of one distributed pass of the block kernels
-   (gradient; gradient + Hessian) and of whole fits (``tol=1e-6``), wall and
-   CPU.
+2. *Scaling.* A dense (2,000,000 x 100 float64, 1.6 GB, 16 blocks of 125,000 rows) and a
+   sparse (2,000,000 x 10,000, density 1e-3: 20 million non-zeros, 16 blocks) problem,
+   generated on the workers (one task per block from a seed per block: nothing is built on
+   the client; the sparse blocks are drawn in O(nnz) memory) and persisted, with 1 worker and
+   with 2 workers (processes, one thread each, 8 GB memory limit each): the time of one
+   distributed pass of the block kernels (gradient; gradient + Hessian) and of whole fits
+   (``tol=1e-6``), wall and CPU, with the fit's number of map-reduce rounds, the seconds the
+   busiest worker spent in tasks and the parallel efficiency (task seconds / (workers x
+   wall)) from the task stream. A cell that fails is written as its error; the run goes on.
 
 Usage::
 
-    python bench/dask.py            # full: about 15 min on a quiet 2-core machine
-    python bench/dask.py --short    # small sizes (a few minutes)
+    python bench/dask.py                  # full: about 10 min on a quiet 2-core machine
+    python bench/dask.py --quick          # dask-ml lbfgs cells + scaling at 500,000 rows
+    python bench/dask.py --short          # small sizes (a few minutes)
     (--skip-compare / --skip-scaling run one part)
 
-Writes ``bench/results/dask.md`` (``dask_short.md`` with ``--short``).
+Writes ``bench/results/dask.md`` (``dask_short.md`` with ``--short``, ``dask_quick.md``
+with ``--quick``; ``_compare`` / ``_scaling`` suffixes with ``--skip-*``).
 """
 import argparse
 import importlib.util
@@ -70,12 +75,19 @@ def dense_problem(n, p, chunk_rows, kind, seed=0):
 
 
 def _sparse_block(seed, rows, p, density):
+    """A CSR block with ``round(p * density)`` random columns per row (duplicates summed later by
+    the block build), N(0, 1) values; built on the worker that runs it, O(nnz) memory
+    (``scipy.sparse.random`` samples its positions from all ``rows * p`` cells)."""
     import scipy.sparse as sp
-    return sp.random(rows, p, density=density, format="csr", random_state=seed,
-                     data_rvs=np.random.default_rng(seed).standard_normal)
+    rng = np.random.default_rng(seed)
+    k = max(1, int(round(p * density)))
+    indices = rng.integers(0, p, size=rows * k).astype(np.int32)
+    indptr = np.arange(0, rows * k + 1, k, dtype=np.int64)
+    return sp.csr_matrix((rng.standard_normal(rows * k), indices, indptr), shape=(rows, p))
 
 
 def sparse_problem(n, p, density, chunk_rows, seed=0):
+    """Row blocks generated on the workers (one task per block, from a seed per block)."""
     import dask
     import dask.array as da
     import scipy.sparse as sp
@@ -193,8 +205,7 @@ def _pass_times(client, X, y, loss_code, hessian, n_pass):
     """Median wall and CPU time of one distributed pass of the block kernels (persisted blocks)."""
     from fastreg.dask._block import block_loss_grad, block_newton
     from fastreg.dask._data import build_engine
-    classes = np.array([0.0, 1.0]) if loss_code == 1 else None
-    engine, p, _ = build_engine(X, y, None, client, classes=classes)
+    engine, p, _ = build_engine(X, y, None, client, labels=loss_code == 1)
     w = np.full(p, 0.01)
     try:
         fn = (lambda: engine.map_sum(block_newton, w, 0.0, loss_code, None, True)) if hessian \
@@ -206,11 +217,74 @@ def _pass_times(client, X, y, loss_code, hessian, n_pass):
     return wall, cpu
 
 
-def scaling(n_dense, p_dense, n_sparse, p_sparse, chunk_rows, repeat, n_pass):
+def _cpu_logged(fn, r):
+    """``fn`` run on a worker, its thread CPU seconds added to the worker's log under round ``r``
+    (defined here, so pickled by value to the workers)."""
+    def run(block, *args):
+        from distributed import get_worker
+        c0 = time.thread_time()
+        out = fn(block, *args)
+        worker = get_worker()
+        log = getattr(worker, "_bench_cpu", None)
+        if log is None:
+            log = worker._bench_cpu = {}
+        log[r] = log.get(r, 0.0) + time.thread_time() - c0
+        return out
+    return run
+
+
+def _take_cpu_log(dask_worker):
+    log = getattr(dask_worker, "_bench_cpu", {})
+    dask_worker._bench_cpu = {}
+    return log
+
+
+def _fit_profile(client, make, X, y):
+    """One fit with its task stream: ``(wall, CPU, estimator, rounds, busiest worker's task
+    seconds, parallel efficiency = task seconds / (workers * wall), CPU critical path)``.
+
+    The CPU critical path is the sum over rounds of the largest per-worker thread CPU time in
+    that round's block tasks: what the fit's wall time would be on idle cores with no fixed
+    cost per round. Its 1 -> 2 worker ratio is the speed-up the work split allows, whatever
+    the other load of the machine (which inflates wall times and the task stream's seconds).
+    """
+    from distributed import get_task_stream
+
+    from fastreg.dask import _engine
+    rounds = [0]
+    original = _engine.DaskEngine.map_sum
+
+    def counted(self, fn, *args):
+        rounds[0] += 1
+        return original(self, _cpu_logged(fn, rounds[0]), *args)
+
+    client.run(_take_cpu_log)
+    _engine.DaskEngine.map_sum = counted
+    try:
+        with get_task_stream(client) as ts:
+            wall, cpu, est = timed(client, lambda: make().fit(X, y), 1)
+    finally:
+        _engine.DaskEngine.map_sum = original
+    logs = client.run(_take_cpu_log).values()
+    critical = sum(max(log.get(r, 0.0) for log in logs) for r in range(1, rounds[0] + 1))
+    busy = {}
+    for task in ts.data:
+        for ss in task["startstops"]:
+            if ss["action"] == "compute":
+                busy[task["worker"]] = busy.get(task["worker"], 0.0) + ss["stop"] - ss["start"]
+    n_workers = len(client.scheduler_info()["workers"])
+    total = sum(busy.values())
+    return (wall, cpu, est, rounds[0], max(busy.values(), default=0.0),
+            total / (n_workers * wall), critical)
+
+
+def scaling(size, repeat):
+    """1 -> 2 workers; data generated on the workers (a seed per block). A cell that fails is
+    reported as such and the run goes on."""
     from distributed import Client, LocalCluster
 
     import fastreg.dask as fd
-    rows, pass_rows = [], []
+    n_pass = size["n_pass"]
     fits = [("dense", "Lasso", lambda: fd.Lasso(alpha=0.01, tol=1e-6)),
             ("dense", "LogisticRegression l2", lambda: fd.LogisticRegression(C=1.0, tol=1e-6)),
             ("sparse", "LogisticRegression l2",
@@ -218,52 +292,97 @@ def scaling(n_dense, p_dense, n_sparse, p_sparse, chunk_rows, repeat, n_pass):
     res = {}
     for workers in (1, 2):
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=":0", memory_limit="8GB") as cluster, \
+                          dashboard_address=":0", memory_limit=size["memory_limit"]) as cluster, \
                 Client(cluster) as client:
             for data in ("dense", "sparse"):
-                if data == "dense":
-                    X, yls = dense_problem(n_dense, p_dense, chunk_rows, "ls")
-                    ylog = (yls > 0).astype(np.float64)
-                    X, yls, ylog = client.persist([X, yls, ylog])
-                else:
-                    X, ylog = sparse_problem(n_sparse, p_sparse, 1e-3, chunk_rows)
-                    X, ylog = client.persist([X, ylog])
-                    yls = None
+                try:
+                    if data == "dense":
+                        X, yls = dense_problem(size["n_dense"], size["p_dense"],
+                                               size["chunk_dense"], "ls")
+                        ylog = (yls > 0).astype(np.float64)
+                        X, yls, ylog = client.persist([X, yls, ylog])
+                    else:
+                        X, ylog = sparse_problem(size["n_sparse"], size["p_sparse"],
+                                                 size["density"], size["chunk_sparse"])
+                        X, ylog = client.persist([X, ylog])
+                        yls = None
+                    client.wait_for_workers(workers)
+                    from distributed import wait
+                    wait([X, ylog])
+                except Exception as exc:          # noqa: BLE001 - reported in the table
+                    print(f"[bench/dask] {data} data, {workers} worker(s): {exc!r}", flush=True)
+                    res[("error", data, workers)] = repr(exc)[:80]
+                    continue
                 for label, code, hess in (("gradient, least squares", 0, False),
                                           ("gradient, logistic", 1, False),
                                           ("gradient + Hessian, logistic", 1, True)):
-                    if hess and data == "sparse":
+                    if hess and data == "sparse":    # 10,000 features: no Hessian (L-BFGS)
                         continue
-                    res[("pass", data, label, workers)] = _pass_times(
-                        client, X, yls if code == 0 and yls is not None else ylog, code, hess,
-                        n_pass)
-                    print(f"[bench/dask] pass {data} {label} {workers} worker(s): "
-                          f"{res[('pass', data, label, workers)][0]:.3g} s", flush=True)
+                    key = ("pass", data, label, workers)
+                    try:
+                        res[key] = _pass_times(client, X, yls if code == 0 and yls is not None
+                                               else ylog, code, hess, n_pass)
+                    except Exception as exc:      # noqa: BLE001
+                        res[key] = repr(exc)[:80]
+                    print(f"[bench/dask] pass {data} {label} {workers} worker(s): {res[key]}",
+                          flush=True)
                 for d, label, make in fits:
                     if d != data:
                         continue
-                    target = yls if label == "Lasso" else ylog
-                    wall, cpu, est = timed(client, lambda: make().fit(X, target), repeat)
-                    res[("fit", data, label, workers)] = (wall, cpu, est)
-                    print(f"[bench/dask] fit {data} {label} {workers} worker(s): {wall:.3g} s "
-                          f"({est.solver_}, {int(np.ravel(est.n_iter_)[0])} it)", flush=True)
-    shape = {"dense": f"{n_dense} x {p_dense}",
-             "sparse": f"{n_sparse} x {p_sparse} (density 1e-3)"}
-    for key in sorted(k for k in res if k[0] == "pass" and k[3] == 1):
-        _, data, label, _ = key
-        (w1, c1), (w2, c2) = res[key], res[key[:3] + (2,)]
-        pass_rows.append([data, shape[data], label, f"{w1:.3g}", f"{w2:.3g}", f"{w1 / w2:.2f}x",
-                          f"{c1:.3g}", f"{c2:.3g}"])
+                    key = ("fit", data, label, workers)
+                    try:
+                        res[key] = _fit_profile(client, make, X, yls if label == "Lasso"
+                                                else ylog)
+                        wall, _, est, rounds, _, eff, crit = res[key]
+                        print(f"[bench/dask] fit {data} {label} {workers} worker(s): "
+                              f"{wall:.3g} s ({est.solver_}, {int(np.ravel(est.n_iter_)[0])} "
+                              f"it, {rounds} rounds, efficiency {eff:.2f}, CPU critical path "
+                              f"{crit:.3g} s)", flush=True)
+                    except Exception as exc:      # noqa: BLE001
+                        res[key] = repr(exc)[:80]
+                        print(f"[bench/dask] fit {data} {label} {workers} worker(s): {exc!r}",
+                              flush=True)
+                del X, yls, ylog
+    shape = {"dense": f"{size['n_dense']} x {size['p_dense']} ({size['chunk_dense']}-row "
+                      f"blocks)",
+             "sparse": f"{size['n_sparse']} x {size['p_sparse']} (density {size['density']:g}, "
+                       f"{size['chunk_sparse']}-row blocks)"}
+    pass_rows, rows = [], []
+    labels = ("gradient, least squares", "gradient, logistic", "gradient + Hessian, logistic")
+    for data in ("dense", "sparse"):
+        for label in labels:
+            r1, r2 = res.get(("pass", data, label, 1)), res.get(("pass", data, label, 2))
+            if r1 is None and r2 is None:
+                continue
+            if isinstance(r1, tuple) and isinstance(r2, tuple):
+                (w1, c1), (w2, c2) = r1, r2
+                pass_rows.append([data, shape[data], label, f"{w1:.3g}", f"{w2:.3g}",
+                                  f"{w1 / w2:.2f}x", f"{c1:.3g}", f"{c2:.3g}"])
+            else:
+                pass_rows.append([data, shape[data], label, str(r1), str(r2), "-", "-", "-"])
     for d, label, _ in fits:
-        (w1, c1, _), (w2, c2, e2) = res[("fit", d, label, 1)], res[("fit", d, label, 2)]
-        rows.append([d, shape[d], label, f"{e2.solver_}", int(np.ravel(e2.n_iter_)[0]),
-                     f"{w1:.3g}", f"{w2:.3g}", f"{w1 / w2:.2f}x", f"{c1:.3g}", f"{c2:.3g}"])
+        r1, r2 = res.get(("fit", d, label, 1)), res.get(("fit", d, label, 2))
+        if isinstance(r1, tuple) and isinstance(r2, tuple):
+            w1, c1, e1_, k1, b1, e1, p1 = r1
+            w2, c2, est, k2, b2, e2, p2 = r2
+            rows.append([d, shape[d], label, est.solver_,
+                         f"{int(np.ravel(e1_.n_iter_)[0])} / {int(np.ravel(est.n_iter_)[0])}",
+                         f"{k1} / {k2}", f"{w1:.3g}", f"{w2:.3g}", f"{w1 / w2:.2f}x",
+                         f"{c1:.3g}", f"{c2:.3g}", f"{b1:.3g} / {b2:.3g}",
+                         f"{e1:.2f} / {e2:.2f}", f"{p1:.3g} / {p2:.3g}", f"{p1 / p2:.2f}x"])
+        else:
+            err = res.get(("error", d, 1)) or res.get(("error", d, 2))
+            rows.append([d, shape[d], label, "-", "-", "-", str(r1 if r1 else err),
+                         str(r2 if r2 else err)] + ["-"] * 7)
     return pass_rows, rows
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--short", action="store_true", help="small problems, one repeat")
+    ap.add_argument("--quick", action="store_true",
+                    help="the full comparison problem against dask-ml's lbfgs only, and a "
+                         "reduced scaling part (a few minutes)")
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--skip-compare", action="store_true")
@@ -273,20 +392,30 @@ def main():
     root = os.path.dirname(os.path.dirname(where)) if os.path.isdir(where) else ""
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    # scaling sizes fit a 24 GB machine (1 worker: 8 GB limit) within a few minutes per cell
+    full_scaling = dict(n_dense=2_000_000, p_dense=100, chunk_dense=125_000,
+                        n_sparse=2_000_000, p_sparse=10_000, density=1e-3, chunk_sparse=125_000,
+                        n_pass=5, memory_limit="8GB")
     if args.short:
         size = dict(n=20_000, p=20, cmp_chunk=5_000, n_dense=200_000, p_dense=100,
-                    n_sparse=100_000, p_sparse=2_000, chunk_rows=25_000, n_pass=3)
+                    chunk_dense=25_000, n_sparse=100_000, p_sparse=2_000, density=1e-3,
+                    chunk_sparse=25_000, n_pass=3, memory_limit="4GB")
         repeat = args.repeat or 1
         cases = [CASES[0], CASES[2]]
+    elif args.quick:
+        size = dict(n=100_000, p=50, cmp_chunk=12_500, n_dense=500_000, p_dense=100,
+                    chunk_dense=62_500, n_sparse=500_000, p_sparse=10_000, density=1e-3,
+                    chunk_sparse=62_500, n_pass=3, memory_limit="4GB")
+        repeat = args.repeat or 1
+        cases = [CASES[1], (CASES[2][0], CASES[2][1], CASES[2][2], ("lbfgs",))]
     else:
-        size = dict(n=100_000, p=50, cmp_chunk=12_500, n_dense=2_000_000, p_dense=100,
-                    n_sparse=1_000_000, p_sparse=10_000, chunk_rows=125_000, n_pass=5)
+        size = dict(n=100_000, p=50, cmp_chunk=12_500, **full_scaling)
         repeat = args.repeat or 1
         cases = CASES
     from distributed import Client, LocalCluster
     t0 = time.time()
     cmp_rows, pass_rows, fit_rows = [], [], []
-    name = "dask_short" if args.short else "dask"
+    name = "dask_short" if args.short else "dask_quick" if args.quick else "dask"
     name += "_scaling" if args.skip_compare else "_compare" if args.skip_scaling else ""
     name += ".md"
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
@@ -313,9 +442,16 @@ def main():
                       "(1 thread each)",
              "columns": ["data", "shape", "kernel", "1 worker (s)", "2 workers (s)", "speed-up",
                          "CPU 1 worker (s)", "CPU 2 workers (s)"], "rows": pass_rows},
-            {"title": "Scaling: whole fit (tol 1e-6, intercept), 1 -> 2 workers",
-             "columns": ["data", "shape", "estimator", "solver", "iterations", "1 worker (s)",
-                         "2 workers (s)", "speed-up", "CPU 1 worker (s)", "CPU 2 workers (s)"],
+            {"title": "Scaling: whole fit (tol 1e-6, intercept), 1 -> 2 workers "
+                      "(rounds: distributed map-reduce rounds; busiest worker: its seconds in "
+                      "tasks; efficiency: task seconds / (workers x wall); CPU critical path: "
+                      "sum over rounds of the largest per-worker task CPU time, i.e. the wall "
+                      "time on idle cores without fixed costs per round)",
+             "columns": ["data", "shape", "estimator", "solver", "iterations (1 / 2)",
+                         "rounds (1 / 2)", "1 worker (s)", "2 workers (s)", "speed-up",
+                         "CPU 1 worker (s)", "CPU 2 workers (s)", "busiest worker (s, 1 / 2)",
+                         "efficiency (1 / 2)", "CPU critical path (s, 1 / 2)",
+                         "critical-path speed-up"],
              "rows": fit_rows},
         ]
         write_markdown(out, "fastreg.dask benchmark", header, tables)
@@ -327,8 +463,7 @@ def main():
                                    cases)
         write()           # the comparison is kept even if the scaling part is interrupted
     if not args.skip_scaling:
-        pr, fr = scaling(size["n_dense"], size["p_dense"], size["n_sparse"], size["p_sparse"],
-                         size["chunk_rows"], repeat, size["n_pass"])
+        pr, fr = scaling(size, repeat)
         pass_rows += pr
         fit_rows += fr
     write()

@@ -322,7 +322,7 @@ def test_worker_processes_and_killed_worker():
 
         def map_sum(self, fn, *args):
             calls["n"] += 1
-            if calls["n"] == 2:      # restart one worker while the Hessian round is in flight
+            if calls["n"] == 1:      # restart one worker while the build round is in flight
                 addr = sorted(c.scheduler_info()["workers"])[0]
                 th = threading.Thread(target=c.restart_workers, args=([addr],))
                 th.start()
@@ -336,6 +336,6 @@ def test_worker_processes_and_killed_worker():
             DaskEngine.map_sum = original
             for th in killer:
                 th.join()
-        assert killer and calls["n"] > 2
+        assert killer and calls["n"] >= 1
         np.testing.assert_array_equal(again.coef_, base.coef_)
         assert again.intercept_ == base.intercept_

@@ -65,6 +65,27 @@ class RowBlock:
             self._token, self._z = token, z
         return loss, dsum, grad.astype(np.float64)
 
+    def newton(self, w, b, loss_code, token=None, y=None):
+        """``(loss, d_sum, X^T d, h_sum, X^T h, X^T diag(h) X)`` at ``(w, b)`` in one pass over a
+        dense block (:func:`fastreg._blocks.newton_dense`; float64 results; ``y`` overrides
+        the block's targets)."""
+        dtype, p = self.X.dtype, self.X.shape[1]
+        w = np.ascontiguousarray(w, dtype=dtype)
+        grad, xh = np.zeros(p, dtype=dtype), np.zeros(p, dtype=dtype)
+        hess = np.zeros((p, p), dtype=dtype)
+        rows = max(1, min(self.n, 32768 // max(p, 1)))       # a slab of ~256 KB (float64)
+        if getattr(self, "_work", None) is None or self._work.shape != (rows, p) \
+                or self._work.dtype != dtype:
+            self._work = np.empty((rows, p), dtype=dtype)
+        z = np.empty(self.n)
+        yy = self.y if y is None else y
+        loss, dsum, hsum = _blocks.newton_dense(self.X, yy, self.sw, w, z, grad, xh, hess,
+                                                self._work, float(b), int(loss_code))
+        if token is not None:
+            self._token, self._z = token, z
+        return (loss, dsum, grad.astype(np.float64), hsum, xh.astype(np.float64),
+                hess.astype(np.float64))
+
     def xtv(self, v):
         out = np.zeros(self.X.shape[1], dtype=self.X.dtype)
         v = np.ascontiguousarray(v, dtype=self.X.dtype)
@@ -75,11 +96,14 @@ class RowBlock:
         return out.astype(np.float64)
 
 
-def make_block(X, y, sw, dtype, index):
+def make_block(X, y, sw, dtype, index, labels=False):
     """Validate one chunk and build its :class:`RowBlock` (runs on a worker).
 
     Dense chunks become C-ordered (a copy only if they are not), sparse chunks
-    CSR with int32 indices, sorted and without duplicates.
+    CSR with int32 indices, sorted and without duplicates. ``sw=None``: unit
+    weights. ``labels=True`` (classification): ``y`` is kept as given in
+    ``block.labels`` (any dtype) and ``block.y`` is set by
+    :func:`encode_block` once the classes are known.
     """
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=dtype)
@@ -98,8 +122,13 @@ def make_block(X, y, sw, dtype, index):
         values = X
     if X.ndim != 2:
         raise ValueError(f"block {index}: X must be 2-dimensional")
-    y = np.ascontiguousarray(np.asarray(y, dtype=dtype).reshape(-1))
-    sw = np.ascontiguousarray(np.asarray(sw, dtype=dtype).reshape(-1))
+    raw = np.asarray(y).reshape(-1)
+    if not labels and raw.dtype.kind not in "fiub":
+        raise ValueError(f"block {index}: y must be numeric, got dtype {raw.dtype}")
+    y = np.zeros(raw.shape[0], dtype=dtype) if labels else \
+        np.ascontiguousarray(raw, dtype=dtype)
+    sw = np.ones(X.shape[0], dtype=dtype) if sw is None else \
+        np.ascontiguousarray(np.asarray(sw, dtype=dtype).reshape(-1))
     if y.shape[0] != X.shape[0] or sw.shape[0] != X.shape[0]:
         raise ValueError(f"block {index}: X has {X.shape[0]} rows but y has {y.shape[0]} "
                          f"and sample_weight {sw.shape[0]}")
@@ -109,25 +138,80 @@ def make_block(X, y, sw, dtype, index):
         raise ValueError(f"block {index}: y contains NaN or infinity")
     if not np.all(np.isfinite(sw)) or np.any(sw < 0):
         raise ValueError(f"block {index}: sample_weight must be finite and non-negative")
-    return RowBlock(X, y, sw)
+    block = RowBlock(X, y, sw)
+    block.labels = raw if labels else None
+    return block
 
 
-def encode_labels(y, classes):
-    """Map a label chunk to ``+-1`` (``+1`` for ``classes[1]``); ValueError on unknown labels."""
-    y = np.asarray(y).reshape(-1)
-    pos = y == classes[1]
-    if not np.all(pos | (y == classes[0])):
+class LabelWeights:
+    """Distinct labels, their total sample weight and (optionally) ``X^T (s 1[y = label])``
+    (rows of ``xs``); ``+`` merges two (labels sorted, as np.unique)."""
+
+    def __init__(self, values, weights, xs=None):
+        self.values, self.weights, self.xs = values, weights, xs
+
+    def __add__(self, other):
+        values = np.concatenate([self.values, other.values])
+        uniq, inv = np.unique(values, return_inverse=True)
+        inv = inv.reshape(-1)
+        weights = np.bincount(inv, np.concatenate([self.weights, other.weights]),
+                              minlength=uniq.shape[0])
+        xs = None
+        if self.xs is not None and other.xs is not None:
+            xs = np.zeros((uniq.shape[0], self.xs.shape[1]))
+            np.add.at(xs, inv, np.concatenate([self.xs, other.xs]))
+        return LabelWeights(uniq, weights, xs)
+
+
+def encode_block(block, classes):
+    """The block with ``y = +-1`` (``+1`` for ``classes[1]``) from its raw labels (on a worker).
+
+    A new :class:`RowBlock` sharing ``X`` and ``sw`` (no copy); ValueError on unknown labels.
+    """
+    pos = block.labels == classes[1]
+    if not np.all(pos | (block.labels == classes[0])):
         raise ValueError("y has labels not in classes_")
-    return np.where(pos, 1.0, -1.0)
+    return RowBlock(block.X, np.where(pos, 1.0, -1.0).astype(block.X.dtype), block.sw)
 
 
 # ---------------------------------------------------------------- functions mapped over blocks
-def block_stats(block):
-    """``(n, S, sum s y, sum s y^2, X^T s, sum_{y>0} s)`` of one block (float64)."""
+def block_stats(block, gram=False):
+    """``(n, S, sum s y, sum s y^2, X^T s, sum_{y>0} s, labels, first)`` of one block (float64).
+
+    ``labels``: a :class:`LabelWeights` of the raw labels when the block has
+    them, else None. ``gram=True``: ``first = (X^T (s y), X^T diag(s) X)``
+    (``X^T (s y)`` None for raw labels, whose ``labels.xs`` then hold
+    ``X^T (s 1[y = label])``): what a Newton step from ``(w, b) = 0`` needs,
+    for either loss, so that the first Newton round is this one (else None).
+    """
     sw = block.sw.astype(np.float64)
     y = block.y.astype(np.float64)
+    p = block.X.shape[1]
+    labels, first, xsy = None, None, None
+    if gram:
+        if block.sparse or not block.n:
+            H = weighted_gram(block.X, sw) if block.n else np.zeros((p, p))
+            m = block.xtv(block.sw)
+        else:            # the least-squares Hessian pass at w = 0 with y = 0: X^T s and X^T S X
+            zeros = np.zeros(block.n, dtype=block.X.dtype)
+            _, _, _, _, m, H = block.newton(np.zeros(p), 0.0, LEAST_SQUARES, y=zeros)
+        first = (None, H)
+    else:
+        m = block.xtv(block.sw)
+    if getattr(block, "labels", None) is not None:
+        uniq, inv = np.unique(block.labels, return_inverse=True)
+        inv = inv.reshape(-1)
+        xs = None
+        if gram:
+            xs = np.array([block.xtv(np.where(inv == k, block.sw, 0).astype(block.X.dtype))
+                           for k in range(uniq.shape[0])]) if uniq.shape[0] <= 2 else None
+        labels = LabelWeights(uniq, np.bincount(inv, sw, minlength=uniq.shape[0]),
+                              xs.reshape(-1, p) if xs is not None else None)
+    elif gram:
+        xsy = block.xtv((block.sw * block.y).astype(block.X.dtype))
+        first = (xsy, first[1])
     return (float(block.n), float(sw.sum()), float(sw @ y), float(sw @ (y * y)),
-            block.xtv(block.sw), float(sw[y > 0].sum()))
+            m, float(sw[y > 0].sum()), labels, first)
 
 
 def block_loss_grad(block, w, b, loss_code, token=None, c_scale=1.0):
@@ -230,18 +314,32 @@ def block_newton(block, w, b, loss_code, token=None, hessian=True, dual=None):
 
     ``d``, ``h``: the per-sample first and second derivatives of the weighted
     loss at ``z_i = x_i^T w + b``; entries 4-6 are the blocks of the Hessian of
-    ``sum_i l_i`` in ``(w, b)`` (``hessian=False``: zeros). ``dual = (C, ts)``
-    (logistic): :func:`block_logistic_dual` at ``(w, b)`` is appended (its
-    ``X^T u`` costs one more product on the block, not one more round).
+    ``sum_i l_i`` in ``(w, b)`` (``hessian=False``: zeros). Dense blocks: one
+    fused pass (:func:`fastreg._blocks.newton_dense`). ``dual = (C, ts)``
+    (logistic): the pieces of :func:`block_logistic_dual` at ``(w, b)`` are
+    appended; they are the same sums rescaled by ``C`` (``X^T u = -C X^T d``)
+    plus the entropies, O(n_rows) more work.
     """
     out = _block_newton(block, w, b, loss_code, token, hessian)
     if dual is None:
         return out
-    return out + (block_logistic_dual(block, w, b, token, dual[0], dual[1]),)
+    C, ts = dual
+    loss, dsum, grad, hsum = out[:4]
+    if not hessian:
+        hsum = float((_curvature_weights(block, b, loss_code)).sum()) if block.n else 0.0
+    if block.n == 0:
+        ent = np.zeros(len(ts))
+    else:
+        z = block._z + b
+        c = (C * block.sw).astype(block.X.dtype)
+        ent = np.array([_newton.binary_entropy(z, block.y, c, float(t)) for t in ts])
+    return out + ((C * loss, -C * grad, C * dsum, C * hsum, ent),)
 
 
 def _block_newton(block, w, b, loss_code, token, hessian):
     token = object() if token is None else token      # the curvature needs the cached X w
+    if hessian and not block.sparse and block.n:
+        return block.newton(w, b, loss_code, token)
     loss, dsum, grad = block.loss_grad(w, b, loss_code, token)
     p = grad.shape[0]
     if not hessian:
@@ -250,3 +348,15 @@ def _block_newton(block, w, b, loss_code, token, hessian):
         return loss, dsum, grad, 0.0, np.zeros(p), np.zeros((p, p))
     h = _curvature_weights(block, b, loss_code)
     return loss, dsum, grad, float(h.sum()), block.xtv(h), weighted_gram(block.X, h)
+
+
+def block_logistic_intercept(block, w, b, token, c_scale):
+    """``(f'(b), f''(b))`` of ``f(b) = sum_i c_i l_i(x_i^T w + b)`` from the cached ``X w``
+    (O(n_rows), no pass over ``X``): one Newton step on the intercept."""
+    if block.n == 0:
+        return 0.0, 0.0
+    z = block.xw(w, token) + b
+    m = block.y.astype(np.float64) * z
+    p = 0.5 * (1.0 - np.tanh(0.5 * m))
+    c = c_scale * block.sw.astype(np.float64)
+    return float(-(c * block.y) @ p), float(c @ (p * (1.0 - p)))

@@ -5,14 +5,16 @@ chunks of ``y`` and ``sample_weight``, becomes one
 :class:`fastreg.dask._block.RowBlock` computed on a worker from the input
 graph (so that a block lost with its worker is recomputed), validated there
 (NaN, shapes). Plain numpy/scipy input is first wrapped in a dask array of
-row chunks (a few per worker thread).
+row chunks (a few per worker thread). Building the blocks, their statistics,
+the classes of a classifier's labels and (for a Newton solver) the first
+step's Gram take one round (:func:`build_engine`).
 """
 import math
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._block import block_stats, encode_labels, make_block
+from ._block import block_stats, encode_block, make_block
 from ._engine import DaskEngine
 
 
@@ -79,38 +81,51 @@ def as_row_chunked(X, client):
     return X, dtype
 
 
-def labels_of(y, n_rows, row_chunks):
-    """The classes of ``y`` (one pass over ``y`` when it is a dask array)."""
-    import dask.array as da
-    y = _as_dask(y, "y", row_chunks, n_rows)
-    return np.asarray(da.unique(y).compute())
-
-
-def build_engine(X, y, sample_weight, client, classes=None):
+def build_engine(X, y, sample_weight, client, labels=False, gram_max_features=0):
     """Persist validated blocks on the workers; returns ``(engine, n_features, dtype)``.
 
-    ``classes`` (two labels): ``y`` is mapped to ``+-1`` on the workers.
+    One round: the blocks are built and their sums (:func:`block_stats`) come
+    back. ``labels=True`` (classification): the same round returns the
+    distinct labels of ``y`` with their total weights, the blocks then map
+    ``y`` to ``+-1`` (``+1`` for the second class) on the workers, chained
+    without a round trip; ``engine.classes`` holds the sorted labels and
+    ``engine.stats`` the sums of the encoded blocks. A bad block raises its
+    ValueError here. ``n_features <= gram_max_features``: the same round also returns
+    ``engine.first = (X^T (s y), X^T diag(s) X)`` (``y = +-1`` for labels; see
+    :func:`block_stats`): a Newton solver started at 0 takes its first step
+    from these (no Newton round at the start point); else ``engine.first`` is None.
     """
     from dask import delayed
     X, dtype = as_row_chunked(X, client)
     n, p = X.shape
     rows = X.chunks[0]
     y = _as_dask(y, "y", rows, n)
-    if classes is None and y.dtype.kind not in "fiub":
+    if not labels and y.dtype.kind not in "fiub":
         raise ValueError(f"y must be numeric, got dtype {y.dtype}")
+    xs, ys = X.to_delayed().ravel(), y.to_delayed().ravel()
     if sample_weight is None or np.isscalar(sample_weight):
-        import dask.array as da
-        sw = da.ones(n, chunks=(rows,), dtype=dtype)
+        ss = [None] * len(xs)
     else:
-        sw = _as_dask(sample_weight, "sample_weight", rows, n)
-    xs, ys, ss = X.to_delayed().ravel(), y.to_delayed().ravel(), sw.to_delayed().ravel()
-    parts = []
-    for k, (xk, yk, sk) in enumerate(zip(xs, ys, ss)):
-        if classes is not None:
-            yk = delayed(encode_labels, pure=True)(yk, classes)
-        parts.append(delayed(make_block, pure=True)(xk, yk, sk, dtype, k))
+        ss = _as_dask(sample_weight, "sample_weight", rows, n).to_delayed().ravel()
+    parts = [delayed(make_block, pure=True)(xk, yk, sk, dtype, k, labels)
+             for k, (xk, yk, sk) in enumerate(zip(xs, ys, ss))]
     engine = DaskEngine(client, client.compute(parts))
-    # the first round: the blocks' constants (a bad block raises its ValueError here; only
-    # these n_features-sized sums travel, the blocks stay on the workers)
-    engine.stats = engine.map_sum(block_stats)
+    # only these n_features-sized sums travel, the blocks stay on the workers
+    gram = p <= gram_max_features
+    n_rows, S, Sy, Syy, m, Spos, counts, first = engine.map_sum(block_stats, gram)
+    engine.classes, engine.first = None, first
+    if labels:
+        engine.classes = counts.values
+        engine.first = None
+        if counts.values.shape[0] == 2 and first is not None and counts.xs is not None:
+            engine.first = (2 * counts.xs[1] - m, first[1])          # X^T (s y), y = +-1
+        if counts.values.shape[0] == 2:
+            raw = engine.blocks
+            engine.blocks = client.map(encode_block, raw, classes=counts.values, pure=False,
+                                       retries=engine.retries)
+            for f in raw:
+                f.release()
+            Spos = float(counts.weights[1])
+            Sy, Syy = 2 * Spos - S, S            # y = +-1
+    engine.stats = (n_rows, S, Sy, Syy, m, Spos)
     return engine, p, dtype

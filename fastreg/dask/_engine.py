@@ -5,7 +5,9 @@ A driver solver only talks to a :class:`BlockEngine`:
 * ``engine.map_sum(fn, *args)`` runs ``fn(block, *args)`` on every block and
   returns the sum of the results (tuples of floats and arrays are summed
   entry by entry), reduced in a fixed tree, so the result is deterministic
-  whatever worker ran what;
+  whatever worker ran what (the Dask engine sends one task per worker per
+  round, over the blocks that worker holds: the fixed cost of a task, not
+  the kernels, dominates a round of moderate size);
 * ``engine.map(fn, args_per_block, *args)`` returns the per-block results as
   a list (ADMM's local solves, one ``n_features`` vector per block).
 
@@ -19,9 +21,12 @@ import numpy as np
 
 
 def _add(a, b):
-    """Entry-wise sum of two results (floats, arrays, or tuples of them)."""
+    """Entry-wise sum of two results (floats, arrays, objects with ``+``, or tuples of them;
+    None is the neutral element)."""
     if isinstance(a, tuple):
         return tuple(_add(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return b if a is None else a
     return a + b
 
 
@@ -38,6 +43,8 @@ class BlockEngine:
 
     n_blocks = 0
     stats = None      # the sums of :func:`fastreg.dask._block.block_stats`, when known
+    first = None      # (X^T s y, X^T diag(s) X) from the build round, when computed
+    classes = None    # the sorted labels of a classifier's y, when the blocks encode them
 
     def map_sum(self, fn, *args):
         raise NotImplementedError
@@ -91,8 +98,45 @@ class DaskEngine(BlockEngine):
         self.n_blocks = len(self.blocks)
         self.fan_in = fan_in
         self.retries = retries
+        self._where = None
 
     def map_sum(self, fn, *args):
+        groups = self._groups()
+        if groups is None:                  # blocks not placed yet: one task per block
+            return self._map_sum_per_block(fn, *args)
+        futures = [self.client.submit(_run_group, fn, idx, self.fan_in, self.n_blocks, args,
+                                      *[self.blocks[k] for k in idx], workers=[addr],
+                                      allow_other_workers=True, pure=False,
+                                      retries=self.retries)
+                   for addr, idx in groups]
+        nodes, loose = {}, {}
+        for (addr, idx), (ran_on, items) in zip(groups, self.client.gather(futures)):
+            if ran_on != addr:              # moved (a lost worker): look again next round
+                self._where = None
+            for kind, k, value in items:
+                (nodes if kind == "node" else loose)[k] = value
+        f = self.fan_in
+        parts = [nodes[j] if j in nodes else
+                 sum_results(*[loose[k] for k in range(j * f, min((j + 1) * f, self.n_blocks))])
+                 for j in range(-(-self.n_blocks // f))]
+        while len(parts) > 1:               # the upper levels of the tree: here
+            parts = [sum_results(*parts[i:i + f]) for i in range(0, len(parts), f)]
+        return parts[0]
+
+    def _groups(self):
+        """``[(worker address, [block indices])]`` from the scheduler (cached), or None."""
+        if self._where is None or self._where[0] is not self.blocks:
+            who = self.client.who_has(self.blocks)
+            holders = [who.get(f.key) for f in self.blocks]
+            if not all(holders):
+                return None
+            by = {}
+            for k, h in enumerate(holders):
+                by.setdefault(sorted(h)[0], []).append(k)
+            self._where = (self.blocks, sorted(by.items(), key=lambda item: item[1][0]))
+        return self._where[1]
+
+    def _map_sum_per_block(self, fn, *args):
         futures = self.client.map(fn, self.blocks, *[[a] * self.n_blocks for a in args],
                                   pure=False, retries=self.retries)
         while len(futures) > self.fan_in:
@@ -111,6 +155,34 @@ class DaskEngine(BlockEngine):
         for f in self.blocks:
             f.release()
         self.blocks = []
+
+
+def _run_group(fn, indices, fan_in, n_blocks, args, *blocks):
+    """On one worker: ``fn`` over the blocks it holds; ``(address, items)``.
+
+    The tree's first-level nodes (``fan_in`` consecutive blocks) held entirely
+    here are summed here, ``("node", j, sum)``; the blocks of the other nodes
+    come back alone, ``("block", k, result)``: the driver completes the same
+    tree, so the sum does not depend on which worker holds which block.
+    """
+    from distributed import get_worker
+    results = dict(zip(indices, (fn(block, *args) for block in blocks)))
+    items, done = [], set()
+    for k in indices:
+        j = k // fan_in
+        if j in done:
+            continue
+        members = range(j * fan_in, min((j + 1) * fan_in, n_blocks))
+        if all(m in results for m in members):
+            items.append(("node", j, sum_results(*[results[m] for m in members])))
+            done.add(j)
+        else:
+            items.append(("block", k, results[k]))
+    try:
+        address = get_worker().address
+    except ValueError:                      # pragma: no cover - not on a worker
+        address = None
+    return address, items
 
 
 def token(w, b=0.0):

@@ -17,9 +17,9 @@ from sklearn.utils.validation import check_is_fitted
 from ..linear_model._base import VersionedPickleMixin
 from ..linear_model.logistic import _l1_share
 from ._block import LEAST_SQUARES, LOGISTIC
-from ._data import build_engine, get_client, labels_of, as_row_chunked
+from ._data import build_engine, get_client
 from ._problem import Problem
-from ._solve import solve
+from ._solve import gram_max_features, solve
 
 __all__ = ["ElasticNet", "Lasso", "LogisticRegression"]
 
@@ -151,13 +151,15 @@ class ElasticNet(RegressorMixin, _Base):
         (the objective divides by their sum)."""
         self._validate_params()
         client = get_client(self.client)
-        engine, p, dtype = build_engine(X, y, sample_weight, client)
+        warm = self.warm_start and hasattr(self, "coef_")
+        engine, p, dtype = build_engine(X, y, sample_weight, client, gram_max_features=0 if warm
+                                        else gram_max_features(self.solver, self.fit_intercept))
         try:
             rho = self._l1_ratio()
             problem = Problem(engine, LEAST_SQUARES, self.alpha * rho, self.alpha * (1 - rho),
                               self.fit_intercept)
-            init = (self.coef_, self.intercept_) if self.warm_start and \
-                getattr(self, "coef_", np.empty(0)).shape == (p,) else (None, 0.0)
+            init = (self.coef_, self.intercept_) if warm and self.coef_.shape == (p,) \
+                else (None, 0.0)
             res = solve(problem, self.solver, init, tol=self.tol, max_iter=self.max_iter,
                         verbose=self.verbose)
         finally:
@@ -259,15 +261,17 @@ class LogisticRegression(ClassifierMixin, _Base):
             raise ValueError("C must be finite (an unpenalized fit has no duality gap)")
         rho = _l1_share(self.penalty, self.C, self.l1_ratio)
         client = get_client(self.client)
-        Xd, _ = as_row_chunked(X, client)
-        classes = labels_of(y, Xd.shape[0], Xd.chunks[0])
-        if classes.size != 2:
-            raise ValueError(f"fastreg.dask.LogisticRegression is binary: y has {classes.size} "
-                             f"classes")
-        engine, p, dtype = build_engine(Xd, y, sample_weight, client, classes=classes)
+        warm = self.warm_start and hasattr(self, "coef_")
+        engine, p, dtype = build_engine(X, y, sample_weight, client, labels=True,
+                                        gram_max_features=0 if warm else
+                                        gram_max_features(self.solver, self.fit_intercept))
+        classes = engine.classes
         try:
+            if classes.size != 2:
+                raise ValueError(f"fastreg.dask.LogisticRegression is binary: y has "
+                                 f"{classes.size} classes")
             problem = Problem(engine, LOGISTIC, rho, 1.0 - rho, self.fit_intercept, C=self.C)
-            ok = self.warm_start and getattr(self, "coef_", np.empty(0)).shape == (1, p)
+            ok = warm and self.coef_.shape == (1, p)
             init = (self.coef_[0], float(self.intercept_[0])) if ok else (None, 0.0)
             res = solve(problem, self.solver, init, tol=self.tol, max_iter=self.max_iter,
                         verbose=self.verbose)

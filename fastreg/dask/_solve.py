@@ -9,6 +9,8 @@
 ``'admm'`` (consensus ADMM, :mod:`fastreg.dask._admm`) is offered for least
 squares only; see its docstring for the measurement.
 """
+import numpy as np
+
 from ._fista import fista
 from ._newton import HESSIAN_MAX_FEATURES, newton
 
@@ -19,6 +21,16 @@ def choose(problem):
     if q <= HESSIAN_MAX_FEATURES:
         return "newton"
     return "lbfgs" if problem.l1 == 0.0 else "fista"
+
+
+def gram_max_features(solver, fit_intercept):
+    """Largest ``n_features`` for which the build round also computes the Gram matrix (the
+    first Newton step's Hessian, :func:`fastreg.dask._data.build_engine`): the features for
+    which ``solver`` is (or, for 'auto', is chosen as) Newton; else 0."""
+    if solver not in ("auto", "newton"):
+        return 0
+    return HESSIAN_MAX_FEATURES - (1 if fit_intercept else 0) if solver == "auto" \
+        else np.iinfo(np.int64).max
 
 
 def solve(problem, solver, init, *, tol, max_iter, verbose=0):

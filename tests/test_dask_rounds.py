@@ -1,0 +1,270 @@
+"""fastreg.dask: the fused Newton kernel, the build round's first-step sums, and the round counts
+of the Newton driver (the label round folded into the build round, the Hessian skipped where
+the gap is expected to pass, the least-squares gap from the exact quadratic model)."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+fd = pytest.importorskip("fastreg.dask")
+import fastreg  # noqa: E402
+from fastreg import _blocks  # noqa: E402
+from fastreg.dask import _engine, _newton, _problem  # noqa: E402
+from fastreg.reference.objectives import (enet_duality_gap, enet_objective,  # noqa: E402
+                                          logistic_objective)
+from fastreg.dask._block import LEAST_SQUARES, LOGISTIC, block_newton, make_block  # noqa: E402
+from fastreg.dask._data import build_engine  # noqa: E402
+from fastreg.dask._problem import Problem  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two in-process workers, one thread each (the Client starts and owns the cluster)."""
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1,
+                            dashboard_address=":0") as c:
+        yield c
+
+
+@pytest.fixture
+def rounds(monkeypatch):
+    """Counts the engine's map-reduce rounds."""
+    count = {"n": 0}
+    original = _engine.DaskEngine.map_sum
+
+    def counted(self, fn, *args):
+        count["n"] += 1
+        return original(self, fn, *args)
+
+    monkeypatch.setattr(_engine.DaskEngine, "map_sum", counted)
+    return count
+
+
+def _data(n=300, p=12, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    w = np.zeros(p)
+    w[:4] = [2, -1.5, 1, 0.5]
+    y = X @ w + 0.5 * rng.standard_normal(n) + 1.0
+    return X.astype(dtype), y.astype(dtype)
+
+
+def _rel(a, b):
+    return abs(a - b) / abs(b)
+
+
+# ----------------------------------------------------------------------------- kernel
+@pytest.mark.parametrize("loss", [0, 1])
+@pytest.mark.parametrize("rows", [1, 7, 1000])
+def test_newton_dense_kernel_vs_numpy(loss, rows, dtype):
+    rng = np.random.default_rng(1)
+    n, p = 53, 6
+    X = rng.standard_normal((n, p))
+    y = rng.standard_normal(n) if loss == 0 else np.sign(rng.standard_normal(n))
+    sw = rng.random(n)
+    sw[3] = 0.0
+    w, b = 0.3 * rng.standard_normal(p), 0.4
+    z = X @ w + b
+    if loss == 0:
+        ref_loss, d, h = 0.5 * sw @ (z - y) ** 2, sw * (z - y), sw
+    else:
+        pr = 1 / (1 + np.exp(y * z))
+        ref_loss, d, h = sw @ np.logaddexp(0, -y * z), -sw * y * pr, sw * pr * (1 - pr)
+    c = lambda a: np.ascontiguousarray(a, dtype=dtype)     # noqa: E731
+    zout = np.empty(n)
+    grad, xh = np.zeros(p, dtype), np.zeros(p, dtype)
+    hess, work = np.zeros((p, p), dtype), np.empty((rows, p), dtype)
+    val, dsum, hsum = _blocks.newton_dense(c(X), c(y), c(sw), c(w), zout, grad, xh, hess, work,
+                                           b, loss)
+    rtol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose([val, dsum, hsum], [ref_loss, d.sum(), h.sum()], rtol=rtol)
+    np.testing.assert_allclose(zout, X @ w, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(grad, X.T @ d, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(xh, X.T @ h, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(hess, X.T @ (h[:, None] * X), rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(hess, hess.T)
+
+
+def test_newton_dense_kernel_empty_and_bad_shapes():
+    out = _blocks.newton_dense(np.empty((0, 3)), np.empty(0), np.empty(0), np.ones(3),
+                               np.empty(0), np.zeros(3), np.zeros(3), np.zeros((3, 3)),
+                               np.empty((4, 3)), 0.0, 1)
+    assert out == (0.0, 0.0, 0.0)
+    args = [np.ones((2, 3)), np.ones(2), np.ones(2), np.ones(3), np.empty(2), np.zeros(3),
+            np.zeros(3), np.zeros((3, 3)), np.empty((4, 3)), 0.0, 0]
+    for k, bad, msg in [(7, np.zeros((3, 2)), "hess_out"), (8, np.empty((4, 2)), "work"),
+                        (8, np.empty((0, 3)), "work"), (5, np.zeros(2), "grad_out")]:
+        a = list(args)
+        a[k] = bad
+        with pytest.raises(ValueError, match=msg):
+            _blocks.newton_dense(*a)
+    with pytest.raises(ValueError, match="loss_code"):
+        _blocks.newton_dense(*args[:-1], 5)
+
+
+# ----------------------------------------------------------------------------- build round
+@pytest.mark.parametrize("kind", ["dense", "sparse"])
+@pytest.mark.parametrize("loss", [LEAST_SQUARES, LOGISTIC])
+def test_first_step_sums_equal_a_newton_round_at_zero(client, kind, loss):
+    """The build round's sums give exactly what a Newton round at ``(w, b) = 0`` returns;
+    the labels (strings, weighted) come back from the same round."""
+    X, y = _data(n=160, p=9, seed=2)
+    if kind == "sparse":
+        X[np.abs(X) < 0.6] = 0
+        Xin = da.from_array(sp.csr_matrix(X), chunks=((40, 1, 0, 119), (9,)), asarray=False)
+    else:
+        Xin = da.from_array(X, chunks=((40, 1, 0, 119), (9,)))
+    sw = np.random.default_rng(3).random(160) + 0.2
+    target = np.where(y > 1.0, "b", "a") if loss == LOGISTIC else y
+    engine, p, _ = build_engine(Xin, target, da.from_array(sw, chunks=(Xin.chunks[0],)), client,
+                                labels=loss == LOGISTIC, gram_max_features=100)
+    try:
+        if loss == LOGISTIC:
+            assert list(engine.classes) == ["a", "b"]
+        problem = Problem(engine, loss, 0.5, 0.5, True, C=0.7)
+        zero = _newton._sums_at_zero(problem)
+        pass_ = engine.map_sum(block_newton, np.zeros(p), 0.0, loss, None, True)
+        for a, b in zip(zero, pass_):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        ypm = np.where(y > 1.0, 1.0, -1.0)
+        np.testing.assert_allclose(problem.Sy, sw @ (ypm if loss == LOGISTIC else y),
+                                   rtol=1e-12)
+    finally:
+        engine.close()
+
+
+def test_no_gram_above_the_bound_and_three_labels(client):
+    X, y = _data(n=90, p=9)
+    engine, _, _ = build_engine(X, y, None, client, gram_max_features=8)
+    assert engine.first is None and engine.classes is None
+    engine.close()
+    engine, _, _ = build_engine(X, np.arange(90) % 3, None, client, labels=True,
+                                gram_max_features=100)
+    assert list(engine.classes) == [0, 1, 2] and engine.first is None
+    engine.close()
+
+
+# ----------------------------------------------------------------------------- round counts
+def test_least_squares_cold_fit_is_one_round(client, rounds):
+    """Build + stats + Gram in one round; the step and its certificate (the exact quadratic
+    model) on the driver; the gap reported is the true one."""
+    X, y = _data()
+    est = fd.Lasso(alpha=0.05, tol=1e-6).fit(X, y)
+    assert rounds["n"] == 1 and est.solver_ == "newton"
+    ref = fastreg.Lasso(alpha=0.05, tol=1e-12).fit(X, y)
+    obj = dict(alpha=0.05)
+    assert _rel(enet_objective(X, y, est.coef_, est.intercept_, **obj),
+                enet_objective(X, y, ref.coef_, ref.intercept_, **obj)) < 1e-8
+    primal, _, gap = enet_duality_gap(X, y, est.coef_, est.intercept_, **obj)
+    assert abs(gap - est.dual_gap_) <= 1e-12 * primal
+
+
+def test_least_squares_model_falls_back_to_a_pass_near_rounding(client, rounds):
+    """A tolerance at the rounding level of the model: the certificate comes from a pass."""
+    X, y = _data()
+    y = y + 1e4                              # a large mean: the model's rounding grows
+    est = fd.ElasticNet(alpha=0.05, l1_ratio=0.5, tol=1e-12).fit(X, y)
+    assert rounds["n"] >= 2
+    ref = fastreg.ElasticNet(alpha=0.05, l1_ratio=0.5, tol=1e-14).fit(X, y)
+    obj = dict(alpha=0.05, l1_ratio=0.5)
+    assert _rel(enet_objective(X, y, est.coef_, est.intercept_, **obj),
+                enet_objective(X, y, ref.coef_, ref.intercept_, **obj)) < 1e-10
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_logistic_rounds(client, rounds, fit_intercept):
+    """No intercept: the build round plus one round per later Newton iterate (the gap comes
+    with each); with an intercept: a few more (profiling the intercept, then the dual pass)."""
+    X, y = _data(n=400, p=10, seed=5)
+    labels = (y > 1.0).astype(int)
+    est = fd.LogisticRegression(C=0.05, tol=1e-8, fit_intercept=fit_intercept).fit(X, labels)
+    n_it = int(est.n_iter_[0])
+    assert est.solver_ == "newton"
+    assert rounds["n"] <= n_it + (4 if fit_intercept else 1)
+    ref = fastreg.LogisticRegression(C=0.05, tol=1e-12, fit_intercept=fit_intercept).fit(
+        X, labels)
+    kw = dict(C=0.05)
+    b = est.intercept_ if fit_intercept else None
+    b_ref = ref.intercept_ if fit_intercept else None
+    assert _rel(logistic_objective(X, labels, est.coef_, b, **kw),
+                logistic_objective(X, labels, ref.coef_, b_ref, **kw)) < 1e-8
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_logistic_gap_refused_paths(client, monkeypatch, fit_intercept):
+    """The gap refused where it was expected to pass (the trial point then lacks its Hessian,
+    computed by one more round): the fit goes on to the same solution."""
+    X, y = _data(n=300, p=8, seed=7)
+    labels = (y > 1.0).astype(int)
+    original = _problem.GapTracker.update
+    refused = {"n": 0}
+
+    def update(self, it, primal, dual, w, intercept):
+        ok = original(self, it, primal, dual, w, intercept)
+        if ok and refused["n"] < 2:
+            refused["n"] += 1
+            self.tol_abs *= 1e-3         # tighten: the solver must take more steps
+            return False
+        return ok
+
+    monkeypatch.setattr(_problem.GapTracker, "update", update)
+    est = fd.LogisticRegression(C=0.1, tol=1e-6, fit_intercept=fit_intercept).fit(X, labels)
+    assert refused["n"] == 2
+    ref = fastreg.LogisticRegression(C=0.1, tol=1e-13, fit_intercept=fit_intercept).fit(
+        X, labels)
+    b = est.intercept_ if fit_intercept else None
+    b_ref = ref.intercept_ if fit_intercept else None
+    assert _rel(logistic_objective(X, labels, est.coef_, b, C=0.1),
+                logistic_objective(X, labels, ref.coef_, b_ref, C=0.1)) < 1e-10
+
+
+def test_warm_start_skips_the_gram(client, monkeypatch):
+    """A warm start does not start at 0: the build round computes no Gram; same solution."""
+    from fastreg.dask import _estimators
+    asked = []
+
+    def spy(*args, **kw):
+        asked.append(kw.get("gram_max_features", 0))
+        return build_engine(*args, **kw)
+
+    monkeypatch.setattr(_estimators, "build_engine", spy)
+    X, y = _data()
+    labels = (y > 1.0).astype(int)
+    est = fd.LogisticRegression(C=0.1, tol=1e-8, warm_start=True).fit(X, labels)
+    coef = est.coef_.copy()
+    est.fit(X, labels)
+    assert asked[0] >= X.shape[1] and asked[1] == 0
+    assert est.n_iter_[0] <= 2
+    np.testing.assert_allclose(est.coef_, coef, rtol=1e-6, atol=1e-8)
+
+
+def test_make_block_labels_and_unit_weights():
+    block = make_block(np.ones((3, 2)), np.array(["x", "y", "x"]), None, np.float32, 0,
+                       labels=True)
+    assert block.sw.dtype == np.float32 and np.all(block.sw == 1)
+    assert list(block.labels) == ["x", "y", "x"]
+    with pytest.raises(ValueError, match="numeric"):
+        make_block(np.ones((3, 2)), np.array(["x", "y", "x"]), None, np.float64, 0)
+
+
+# ----------------------------------------------------------------------------- engine
+def test_one_task_per_worker_same_tree_as_serial(client):
+    """Blocks spread over both workers so that first-level nodes are split between them: the
+    grouped rounds (one task per worker) give the serial engine's sums bit for bit."""
+    from fastreg.dask._block import RowBlock, block_loss_grad
+    X, y = _data(n=91, p=7)
+    blocks = [RowBlock(np.ascontiguousarray(X[i:i + 13]), y[i:i + 13], np.ones(len(y[i:i + 13])))
+              for i in range(0, 91, 13)]
+    addrs = sorted(client.scheduler_info()["workers"])
+    futures = [client.scatter(b, workers=[addrs[k % 3 == 0]]) for k, b in enumerate(blocks)]
+    w = np.linspace(-1, 1, 7)
+    for fan_in in (2, 3, 8):
+        serial = _engine.SerialEngine(blocks, fan_in=fan_in).map_sum(block_loss_grad, w, 0.5, 0)
+        eng = _engine.DaskEngine(client, futures, fan_in=fan_in)
+        got = eng.map_sum(block_loss_grad, w, 0.5, 0)
+        groups = eng._groups()
+        assert len(groups) == 2 and sorted(sum((g[1] for g in groups), [])) == list(range(7))
+        assert got[0] == serial[0] and got[1] == serial[1]
+        np.testing.assert_array_equal(got[2], serial[2])
+    np.testing.assert_allclose(got[2], X.T @ (X @ w + 0.5 - y), rtol=1e-12)
