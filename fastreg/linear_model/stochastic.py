@@ -105,7 +105,10 @@ _EQUIVALENCES = """
     closed form; it is updated until a bound on that remaining drift is below
     ``2^-52 |w|`` (~300 steps), then frozen until touched again. This helps
     when ``nnz per batch x 300`` is small next to ``n_features``. With coupled
-    L2 (``alpha``) or averaging every coordinate is updated at every step.
+    L2 (``alpha``) or averaging every coordinate is updated at every step
+    (without averaging, when batches touch few of many features, the steps of
+    the untouched coordinates are deferred and taken several at a time per
+    pass over memory: the same arithmetic, fewer memory passes).
 """
 
 _COMMON_PARAMS = """

@@ -42,7 +42,9 @@ exact active set, see its docstring for the maths and for why Adam's
 ``eps`` rules out a closed-form catch-up); with coupled L2, the momentum
 buffer and Adam's moments of an idle coordinate still receive ``l2 * w``, and
 :func:`epoch_csr` updates every coordinate (O(n_outputs * n_features) per
-batch). Averaging also updates every coordinate per step.
+batch); with ``window > 1`` it defers those zero-gradient steps and takes up to
+64 of them per pass over memory, with the same arithmetic (see its docstring).
+Averaging also updates every coordinate per step.
 
 References
 ----------

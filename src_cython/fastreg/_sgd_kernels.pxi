@@ -45,6 +45,9 @@ cdef extern from *:
     void fastreg_prefetch(const void* p) noexcept nogil
 
 cdef double P_FLOOR = 1e-9
+# epoch_csr lists the touched coordinates of Adam's batches only when a batch has fewer
+# than n_features / TRACK_RATIO stored entries (see there)
+cdef double TRACK_RATIO = 300.0
 # epoch_csr_active tests its active coordinates for freezing once every this many steps
 cdef long long FREEZE_EVERY = 8
 # |dL/dp| is clipped to this (scikit-learn's MAX_DLOSS): a badly scaled problem then
@@ -188,13 +191,17 @@ cdef inline void _adam_range(floating* w, floating* g, floating* m, floating* v,
                              Py_ssize_t n, floating fb1, floating fc1, floating fb2,
                              floating fc2, floating fss, floating fib, floating feps,
                              floating fl2, floating fshrink, floating fta, floating ft,
-                             bint prox, bint zero_g) noexcept nogil:
-    """The loop of :func:`_adam_loop`; called with literal ``prox`` / ``zero_g`` so
-    that gcc emits one branch-free vectorized loop per variant."""
+                             bint prox, bint zero_g, bint idle) noexcept nogil:
+    """The loop of :func:`_adam_loop`; called with literal ``prox`` / ``zero_g`` / ``idle``
+    so that gcc emits one branch-free vectorized loop per variant (``idle``: a zero
+    loss gradient, ``g`` is not read)."""
     cdef Py_ssize_t j
     cdef floating gj, mi, vi, x, a, t, zero = 0
     for j in range(n):
-        gj = g[j] + fl2 * w[j]
+        if idle:
+            gj = fl2 * w[j]
+        else:
+            gj = g[j] + fl2 * w[j]
         mi = fb1 * m[j] + fc1 * gj
         vi = fb2 * v[j] + fc2 * (gj * gj)
         m[j] = mi
@@ -214,30 +221,49 @@ cdef inline void _adam_range(floating* w, floating* g, floating* m, floating* v,
 cdef void _adam_loop(floating* w, floating* g, floating* m, floating* v, Py_ssize_t n,
                      double ss, double b1, double b2, double ib, double eps, double l2,
                      double shrink, double thr_adaptive, double thr,
-                     bint zero_g) noexcept nogil:
+                     bint zero_g, bint idle=False) noexcept nogil:
     """Adam over ``n`` contiguous coordinates (then ``g`` zeroed if ``zero_g``), the
     update of ``adam_coord`` as one branch-free loop over raw pointers that the C
     compiler vectorizes; prox threshold ``thr_adaptive / denom + thr``. The
     arithmetic is in the storage precision (float32 data: float32, as torch's
     fused Adam). ``zero_g=False`` saves the write of ``g`` when the caller knows
-    its few non-zero entries (the touched coordinates of a sparse batch)."""
+    its few non-zero entries (the touched coordinates of a sparse batch).
+    ``idle=True``: zero loss gradients (only the coupled L2 term ``l2 w``); ``g``
+    is neither read nor written."""
     cdef floating fb1 = <floating> b1, fc1 = <floating> (1.0 - b1), fb2 = <floating> b2
     cdef floating fc2 = <floating> (1.0 - b2), fss = <floating> ss, fib = <floating> ib
     cdef floating feps = <floating> eps, fl2 = <floating> l2, fshrink = <floating> shrink
     cdef floating fta = <floating> thr_adaptive, ft = <floating> thr
-    if thr_adaptive > 0.0 or thr > 0.0:
-        if zero_g:
+    cdef bint prox = thr_adaptive > 0.0 or thr > 0.0
+    if idle:
+        if prox:
             _adam_range(w, g, m, v, n, fb1, fc1, fb2, fc2, fss, fib, feps, fl2, fshrink,
-                        fta, ft, True, True)
+                        fta, ft, True, False, True)
         else:
             _adam_range(w, g, m, v, n, fb1, fc1, fb2, fc2, fss, fib, feps, fl2, fshrink,
-                        fta, ft, True, False)
+                        fta, ft, False, False, True)
+    elif prox:
+        if zero_g:
+            _adam_range(w, g, m, v, n, fb1, fc1, fb2, fc2, fss, fib, feps, fl2, fshrink,
+                        fta, ft, True, True, False)
+        else:
+            _adam_range(w, g, m, v, n, fb1, fc1, fb2, fc2, fss, fib, feps, fl2, fshrink,
+                        fta, ft, True, False, False)
     elif zero_g:
         _adam_range(w, g, m, v, n, fb1, fc1, fb2, fc2, fss, fib, feps, fl2, fshrink,
-                    fta, ft, False, True)
+                    fta, ft, False, True, False)
     else:
         _adam_range(w, g, m, v, n, fb1, fc1, fb2, fc2, fss, fib, feps, fl2, fshrink,
-                    fta, ft, False, False)
+                    fta, ft, False, False, False)
+
+
+cdef inline void _adam_step(floating* w, floating* g, floating* m, floating* v, Py_ssize_t n,
+                            Hyper* h, Step* s, bint zero_g, bint idle) noexcept nogil:
+    """:func:`_adam_loop` with the scalars of step ``s`` (L1 threshold ``lr l1 / denom``
+    when ``l1_adaptive``, else ``lr l1``)."""
+    _adam_loop(w, g, m, v, n, s.step_size, h.beta1, h.beta2, s.inv_sqrt_bc2, h.eps, h.l2,
+               s.shrink, s.thr if h.l1_adaptive else 0.0, 0.0 if h.l1_adaptive else s.thr,
+               zero_g, idle)
 
 
 cdef void _dense_step(floating[:, ::1] W, floating[:, :, ::1] state, floating[:, ::1] G,
@@ -272,9 +298,8 @@ cdef void _dense_step(floating[:, ::1] W, floating[:, :, ::1] state, floating[:,
                                                     bd, 1.0, True, l2, shrink, thr)
                 G[k, j] = 0
         elif h.optimizer == OPT_ADAM:
-            _adam_loop(&W[k, 0], &G[k, 0], &state[0, k, 0], &state[1, k, 0], p, ss, b1, b2,
-                       ib, eps, l2, shrink, thr if adaptive else 0.0,
-                       0.0 if adaptive else thr, zero_g)
+            _adam_step(&W[k, 0], &G[k, 0], &state[0, k, 0], &state[1, k, 0], p, h, s, zero_g,
+                       False)
         else:
             for j in range(p):
                 W[k, j] = <floating> amsgrad_coord(W[k, j], G[k, j], &state[0, k, j],
@@ -468,6 +493,141 @@ cdef inline void _axpy(floating c, const floating* x, floating* y, Py_ssize_t n)
         y[j] = y[j] + c * x[j]
 
 
+cdef enum:
+    # epoch_dense takes rows four at a time (_rows4) up to this many outputs
+    BLOCK_MAX_OUTPUTS = 16
+
+
+cdef inline void _axpy4(floating c0, floating c1, floating c2, floating c3, const floating* x0,
+                        const floating* x1, const floating* x2, const floating* x3,
+                        floating* y, Py_ssize_t n) noexcept nogil:
+    """``y += c0 x0 + c1 x1 + c2 x2 + c3 x3`` (one read and write of ``y`` for four rows;
+    a loop that gcc vectorizes)."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        y[j] = y[j] + (c0 * x0[j] + c1 * x1[j] + c2 * x2[j] + c3 * x3[j])
+
+
+cdef inline void _dots2x4(const floating* w0, const floating* w1, const floating* x0,
+                          const floating* x1, const floating* x2, const floating* x3,
+                          Py_ssize_t n, double* out0, double* out1) noexcept nogil:
+    """``out0[r] = w0^T x_r``, ``out1[r] = w1^T x_r`` (r = 0..3) in one pass: each of
+    the eight sums in 8 interleaved lanes (added in order at the end, then the
+    tail), so that each loaded vector serves two or four products."""
+    cdef floating acc[64]
+    cdef floating a, b
+    cdef Py_ssize_t j, l, n8 = n - n % 8
+    cdef double t
+    for l in range(64):
+        acc[l] = 0
+    for j in range(0, n8, 8):
+        for l in range(8):
+            a = w0[j + l]
+            b = w1[j + l]
+            acc[l] = acc[l] + a * x0[j + l]
+            acc[8 + l] = acc[8 + l] + a * x1[j + l]
+            acc[16 + l] = acc[16 + l] + a * x2[j + l]
+            acc[24 + l] = acc[24 + l] + a * x3[j + l]
+            acc[32 + l] = acc[32 + l] + b * x0[j + l]
+            acc[40 + l] = acc[40 + l] + b * x1[j + l]
+            acc[48 + l] = acc[48 + l] + b * x2[j + l]
+            acc[56 + l] = acc[56 + l] + b * x3[j + l]
+    for l in range(8):
+        t = 0.0
+        for j in range(8):
+            t += acc[8 * l + j]
+        if l < 4:
+            out0[l] = t
+        else:
+            out1[l - 4] = t
+    for j in range(n8, n):
+        out0[0] += w0[j] * x0[j]
+        out0[1] += w0[j] * x1[j]
+        out0[2] += w0[j] * x2[j]
+        out0[3] += w0[j] * x3[j]
+        out1[0] += w1[j] * x0[j]
+        out1[1] += w1[j] * x1[j]
+        out1[2] += w1[j] * x2[j]
+        out1[3] += w1[j] * x3[j]
+
+
+cdef inline void _axpy2x4(floating a0, floating a1, floating a2, floating a3, floating b0,
+                          floating b1, floating b2, floating b3, const floating* x0,
+                          const floating* x1, const floating* x2, const floating* x3,
+                          floating* y0, floating* y1, Py_ssize_t n) noexcept nogil:
+    """:func:`_axpy4` for two gradient rows at once (each row vector loaded once)."""
+    cdef Py_ssize_t j
+    cdef floating v0, v1, v2, v3
+    for j in range(n):
+        v0 = x0[j]
+        v1 = x1[j]
+        v2 = x2[j]
+        v3 = x3[j]
+        y0[j] = y0[j] + (a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3)
+        y1[j] = y1[j] + (b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3)
+
+
+cdef int _rows4(const floating[:, ::1] X, const floating[::1] y,
+                const floating[::1] sample_weight, const Py_ssize_t[::1] order, Py_ssize_t ii,
+                Py_ssize_t start, Py_ssize_t nb, floating[:, ::1] W, floating[:, ::1] G,
+                double* scores, double* dl, double* coefs, bint fused, long long[::1] mark,
+                long long stamp, Hyper* h, double* sum_loss, double* sum_weight) noexcept nogil:
+    """Rows ``order[ii:ii + 4]`` of a dense batch at once (``n_outputs <=
+    BLOCK_MAX_OUTPUTS``): the per-row loops of :func:`epoch_dense` with each
+    coefficient row ``W_k`` read once for four rows (:func:`_dots4`: the same
+    lanes, hence the same scores as :func:`_row_scores`) and each gradient row
+    ``G_k`` read and written once for four rows (:func:`_axpy4`), so that ``W`` and
+    ``G`` stream from cache a quarter as often. Returns 1 on a non-finite score."""
+    cdef const floating* x0 = &X[order[ii], 0]
+    cdef const floating* x1 = &X[order[ii + 1], 0]
+    cdef const floating* x2 = &X[order[ii + 2], 0]
+    cdef const floating* x3 = &X[order[ii + 3], 0]
+    cdef double sc[4 * BLOCK_MAX_OUTPUTS]
+    cdef double cf[4 * BLOCK_MAX_OUTPUTS]
+    cdef Py_ssize_t r, k, j, i, K = W.shape[0], p = X.shape[1], n = order.shape[0]
+    cdef double sw
+    for r in range(4, 8):        # the next block's rows (the rows are in random order)
+        if ii + r < n:
+            _prefetch_span(&X[order[ii + r], 0], p)
+    k = 0
+    while k + 2 <= K:
+        _dots2x4(&W[k, 0], &W[k + 1, 0], x0, x1, x2, x3, p, &sc[4 * k], &sc[4 * k + 4])
+        k += 2
+    if k < K:
+        _dots4(&W[k, 0], x0, x1, x2, x3, p, &sc[4 * k])
+    for r in range(4):
+        i = order[ii + r]
+        for k in range(K):
+            scores[k] = sc[4 * k + r]
+        sw = sample_weight[i]
+        if _row_loss(h, W, scores, 1.0, y[i], sw, dl, sum_loss, sum_weight):
+            return 1
+        for k in range(K):
+            cf[r * K + k] = sw * dl[k] / nb
+            if fused:
+                coefs[(ii + r - start) * K + k] = cf[r * K + k]
+        if h.cumulative:
+            for j in range(p):
+                if X[i, j] != 0:
+                    mark[j] = stamp
+    if fused:
+        return 0
+    k = 0
+    while k + 2 <= K:
+        _axpy2x4(<floating> cf[k], <floating> cf[K + k], <floating> cf[2 * K + k],
+                 <floating> cf[3 * K + k], <floating> cf[k + 1], <floating> cf[K + k + 1],
+                 <floating> cf[2 * K + k + 1], <floating> cf[3 * K + k + 1], x0, x1, x2, x3,
+                 &G[k, 0], &G[k + 1, 0], p)
+        k += 2
+    if k < K:
+        _axpy4(<floating> cf[k], <floating> cf[K + k], <floating> cf[2 * K + k],
+               <floating> cf[3 * K + k], x0, x1, x2, x3, &G[k, 0], p)
+    for k in range(K):
+        for r in range(4):
+            G[k, p] += <floating> cf[r * K + k]
+    return 0
+
+
 cdef int _batch_gradient(const floating[:, ::1] X, const floating[::1] y,
                          const floating[::1] sample_weight, const Py_ssize_t[::1] order,
                          Py_ssize_t start, Py_ssize_t end, floating[:, ::1] W,
@@ -603,10 +763,20 @@ def epoch_dense(const floating[:, ::1] X, const floating[::1] y,
                                          batch_rows, batch_scores, scores, dl, mark,
                                          <long long> t, &h, &sum_loss, &sum_weight)
             else:
-                for ii in range(start, end):
+                ii = start
+                while ii < end:
+                    if K <= BLOCK_MAX_OUTPUTS and ii + 4 <= end:
+                        status = _rows4(X, y, sample_weight, order, ii, start, nb, W, grad_buf,
+                                        scores, dl, coefs, fused, mark, <long long> t, &h,
+                                        &sum_loss, &sum_weight)
+                        if status:
+                            break
+                        ii += 4
+                        continue
                     i = order[ii]
-                    if ii + 1 < n:
-                        _prefetch_span(&X[order[ii + 1], 0], p)
+                    ii += 1
+                    if ii < n:
+                        _prefetch_span(&X[order[ii], 0], p)
                     _row_scores(&X[i, 0], W, p, scores)
                     sw = sample_weight[i]
                     status = _row_loss(&h, W, scores, 1.0, y[i], sw, dl, &sum_loss,
@@ -615,7 +785,7 @@ def epoch_dense(const floating[:, ::1] X, const floating[::1] y,
                         break
                     if fused:
                         for k in range(K):
-                            coefs[(ii - start) * K + k] = sw * dl[k] / nb
+                            coefs[(ii - 1 - start) * K + k] = sw * dl[k] / nb
                         continue
                     for k in range(K):
                         c = sw * dl[k] / nb
@@ -743,12 +913,131 @@ cdef inline void _prefetch_rows(const floating[::1] data, const int[::1] indices
             fastreg_prefetch(&W[0, indices[jj]])
 
 
+cdef enum:
+    # most steps a window of epoch_csr may defer; coordinates per block of the idle pass
+    # (three float64 vectors of WINDOW_BLOCK stay in L1 across the window's steps)
+    MAX_WINDOW = 64
+    WINDOW_BLOCK = 512
+
+
+cdef inline void _coord_step(floating[:, ::1] W, floating[:, :, ::1] state,
+                             floating[:, ::1] G, Py_ssize_t k, Py_ssize_t j, Hyper* h,
+                             Step* s) noexcept nogil:
+    """The update of coefficient ``W[k, j]`` in :func:`_dense_step` (same arithmetic:
+    Adam in the storage precision), with gradient ``G[k, j]``, then zeroed."""
+    if h.optimizer == OPT_ADAM:
+        _adam_step(&W[k, j], &G[k, j], &state[0, k, j], &state[1, k, j], 1, h, s, True,
+                   False)
+    else:
+        _update(W, state, k, j, G[k, j], h, s, h.l2, s.shrink, s.thr)
+        G[k, j] = 0
+
+
+cdef void _idle_steps(floating[:, ::1] W, floating[:, :, ::1] state, Py_ssize_t j,
+                      Py_ssize_t q0, Py_ssize_t q1, Step* steps, Hyper* h) noexcept nogil:
+    """Steps ``steps[q0:q1]`` of coefficient column ``j`` with a zero loss gradient
+    (the arithmetic of :func:`_dense_step` for an untouched coordinate)."""
+    cdef Py_ssize_t k, q
+    for k in range(W.shape[0]):
+        for q in range(q0, q1):
+            if h.optimizer == OPT_ADAM:
+                _adam_step(&W[k, j], NULL, &state[0, k, j], &state[1, k, j], 1, h, &steps[q],
+                           False, True)
+            else:
+                _update(W, state, k, j, 0.0, h, &steps[q], h.l2, steps[q].shrink,
+                        steps[q].thr)
+
+
+cdef void _idle_pass(floating[:, ::1] W, floating[:, :, ::1] state, Py_ssize_t nq,
+                     Step* steps, Hyper* h) noexcept nogil:
+    """Steps ``steps[0:nq]`` of every coefficient with a zero loss gradient, block by
+    block: a block of ``WINDOW_BLOCK`` coordinates is read from memory once, goes
+    through the ``nq`` vectorized Adam passes in L1 and is written once."""
+    cdef Py_ssize_t k, q, lo, n, j, p = W.shape[1] - 1
+    for k in range(W.shape[0]):
+        if h.optimizer != OPT_ADAM:
+            for j in range(p):
+                for q in range(nq):
+                    _update(W, state, k, j, 0.0, h, &steps[q], h.l2, steps[q].shrink,
+                            steps[q].thr)
+            continue
+        lo = 0
+        while lo < p:
+            n = p - lo if p - lo < WINDOW_BLOCK else WINDOW_BLOCK
+            for q in range(nq):
+                _adam_step(&W[k, lo], NULL, &state[0, k, lo], &state[1, k, lo], n, h,
+                           &steps[q], False, True)
+            lo += n
+
+
+cdef void _flush_window(floating[:, ::1] W, floating[:, :, ::1] state,
+                        const Py_ssize_t[::1] win_list, Py_ssize_t n_win,
+                        floating[:, ::1] win_save, const long long[::1] mark, long long t0,
+                        Py_ssize_t nq, Step* steps, Hyper* h) noexcept nogil:
+    """End of a window of ``nq`` steps after step ``t0``: every coefficient is brought
+    to step ``t0 + nq``. The coordinates touched in the window (``win_list``, at
+    their step ``mark[j]``) take their remaining zero-gradient steps one by one and
+    are set aside in ``win_save``; :func:`_idle_pass` then takes all ``nq`` steps for
+    every coordinate (those of the touched ones are wasted) and the touched ones
+    are put back."""
+    cdef Py_ssize_t a, j, k, c, K = W.shape[0], S = state.shape[0]
+    for a in range(n_win):
+        j = win_list[a]
+        _idle_steps(W, state, j, <Py_ssize_t> (mark[j] - t0), nq, steps, h)
+        for k in range(K):
+            win_save[a, k] = W[k, j]
+            for c in range(S):
+                win_save[a, K * (c + 1) + k] = state[c, k, j]
+    _idle_pass(W, state, nq, steps, h)
+    for a in range(n_win):
+        j = win_list[a]
+        for k in range(K):
+            W[k, j] = win_save[a, k]
+            for c in range(S):
+                state[c, k, j] = win_save[a, K * (c + 1) + k]
+
+
+cdef inline void _prefetch_batch_row(const floating[::1] data, const int[::1] indices,
+                                     const int[::1] indptr, const Py_ssize_t[::1] order,
+                                     Py_ssize_t ii, Py_ssize_t n, floating[:, ::1] W,
+                                     floating[:, ::1] G, const long long[::1] mark,
+                                     bint with_mark, floating[:, :, ::1] state,
+                                     Py_ssize_t n_slots) noexcept nogil:
+    """Cache hints for batched steps (no effect on the results): the coefficients,
+    gradient entries (and ``mark`` entries, the first ``n_slots`` slots of the
+    optimizer state) of the next row ``order[ii + 1]``, and the stored entries of
+    the one after. The rows are random: without them the scattered reads of a
+    batch wait for their cache misses one after the other."""
+    cdef Py_ssize_t jj, i, j, k, c
+    if ii + 2 < n:
+        i = order[ii + 2]
+        if indptr[i + 1] > indptr[i]:
+            for jj in range(indptr[i], indptr[i + 1], 16):
+                fastreg_prefetch(&indices[jj])
+            fastreg_prefetch(&indices[indptr[i + 1] - 1])
+            for jj in range(indptr[i], indptr[i + 1], 8):
+                fastreg_prefetch(&data[jj])
+            fastreg_prefetch(&data[indptr[i + 1] - 1])
+    if ii + 1 < n:
+        i = order[ii + 1]
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            for k in range(W.shape[0]):
+                fastreg_prefetch(&W[k, j])
+                fastreg_prefetch(&G[k, j])
+                for c in range(n_slots):
+                    fastreg_prefetch(&state[c, k, j])
+            if with_mark:
+                fastreg_prefetch(&mark[j])
+
+
 def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
               const floating[::1] y, const floating[::1] sample_weight,
               const Py_ssize_t[::1] order, floating[:, ::1] W, floating[:, :, ::1] state,
               floating[:, ::1] grad_buf, double[::1] work, long long[::1] mark,
               Py_ssize_t[::1] touched, double[::1] snap_a, double[::1] counters, dict hyper,
-              bint lazy):
+              bint lazy, Py_ssize_t window=1, floating[:, ::1] win_save=None,
+              Py_ssize_t[::1] win_list=None):
     """One epoch over the CSR rows ``X[order]`` (``data, indices, indptr``); as :func:`epoch_dense`.
 
     Explicitly stored zeros are skipped (they touch nothing), so that the
@@ -764,11 +1053,40 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
     ``P < 1e-9`` triggers a renormalization (O(n_features)); ``W`` holds the
     true coefficients again on return.
 
+    Deferred dense steps (``window > 1``: momentum, Nesterov, Adam, AMSGrad
+    without averaging, ``lazy=False``). Every coordinate is updated at every
+    step, but a pass over all ``n_features`` coordinates per step is bound by
+    memory (a read and a write of ``w`` and the optimizer state). A coordinate
+    that no row of the batch touches has a zero loss gradient, and its update
+    depends only on its own ``w`` and state (the coupled L2 term ``l2 w``, the
+    decoupled shrink and the L1 prox included) and on the step's scalars. So
+    the idle steps are *deferred*: within a window of up to ``window``
+    consecutive steps ``t0 + 1 .. t0 + nq``, ``mark[j]`` holds the step a
+    coordinate is at (``<= t0``: at ``t0``). When a row touches ``j`` at step
+    ``s``, ``j`` first takes its pending zero-gradient steps up to ``s - 1``,
+    one by one with that step's scalars; after the batch each touched
+    coordinate takes step ``s`` with its gradient. At the end of the window
+    (and of the call) the touched coordinates take their remaining steps and
+    are set aside in ``win_save``, every coordinate then takes the ``nq``
+    zero-gradient steps block by block (one read and write of ``w`` and the
+    state per window instead of per step), and the set-aside values are put
+    back. Each coordinate thus goes through exactly the operations of the
+    dense pass, in the same order, with the same scalars (bit for bit, up to
+    the C compiler's choice of fused multiply-adds): nothing is approximated.
+    ``win_list`` (at least as long as ``win_save``) lists the coordinates
+    touched in the window; a window ends early when the next batch could
+    overflow it (``win_save`` must hold at least a batch's nnz).
+
     Extra parameters
     ----------------
     touched : intp ndarray of length n_features (scratch)
     snap_a : float64 ndarray of length n_features (scratch for the lazy updates)
     lazy : bool
+    window : int in [1, 64], default 1
+        Most steps deferred per window (1: a dense pass per step).
+    win_save : ndarray of shape (cap, n_outputs * (1 + n_slots)), like ``W``
+        (scratch, with ``window > 1``)
+    win_list : intp ndarray of length >= cap (scratch, with ``window > 1``)
     """
     cdef Hyper h = _read_hyper(hyper)
     cdef Step s
@@ -777,9 +1095,13 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
     cdef double t = counters[0], u = counters[1], n_avg = counters[2]
     cdef double sum_loss = 0.0, sum_weight = 0.0, lv, sw, c, x, w, v
     cdef double P = 1.0, A = 0.0, P_new, A_new, cdecay, step_v, thr_v
-    cdef long long stamp
+    cdef long long stamp, t0 = 0
     cdef int status = 0
     cdef bint lazy_now, direct
+    cdef bint win = window > 1
+    cdef bint track       # list the touched coordinates (see below)
+    cdef Step steps[MAX_WINDOW]
+    cdef Py_ssize_t q_win = 0, n_win = 0, cap = 0, bnnz
     cdef bint prox = h.l1 > 0.0 and not h.cumulative
     cdef bint fast = K == 1 and h.mode == MODE_SINGLE     # one output: _lazy_row1
     cdef floating* q_row = NULL
@@ -795,21 +1117,57 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
         raise ValueError("state has a wrong shape")
     if lazy and (h.optimizer != OPT_SGD or h.avg_slot >= 0):
         raise ValueError("lazy updates need optimizer='sgd' without averaging")
+    if win:
+        if (lazy or h.avg_slot >= 0 or h.cumulative or h.optimizer == OPT_SGD
+                or window > MAX_WINDOW):
+            raise ValueError("window > 1 needs lazy=False, an optimizer other than 'sgd', "
+                             "no averaging and window <= 64")
+        if (win_save is None or win_list is None or win_list.shape[0] < win_save.shape[0]
+                or win_save.shape[1] != K * (1 + state.shape[0])):
+            raise ValueError("win_save / win_list missing or of a wrong shape")
+        cap = win_save.shape[0]
     if h.cumulative:
         q_row = &state[h.q_slot, 0, 0]
+    # The touched coordinates of a batch (``mark``, ``touched``: a scattered read and
+    # write per stored entry) are needed by the lazy steps, the windows, the cumulative
+    # L1, and by Adam's dense pass to zero G where it is not zero; with more than
+    # ~1/TRACK_RATIO stored entries per batch and coefficient, Adam's pass zeroes all of
+    # G instead (a sequential write, cheaper than that many cache misses).
+    track = (lazy or win or h.cumulative or (h.optimizer == OPT_ADAM and TRACK_RATIO
+             * (<double> (indptr[y.shape[0]] - indptr[0])) / max(y.shape[0], 1)
+             * h.batch_size < p))
     with nogil:
         if lazy and prox:      # (snap_a is only used by the lazy L1 prox)
             for j in range(p):
                 snap_a[j] = 0.0
+        if win:                # every coordinate at step t0
+            t0 = <long long> t
+            for j in range(p):
+                mark[j] = t0
         start = 0
         while start < n and status == 0:
             end = start + h.batch_size
             if end > n:
                 end = n
             nb = end - start
+            if win:
+                bnnz = 0
+                for ii in range(start, end):
+                    bnnz += indptr[order[ii] + 1] - indptr[order[ii]]
+                if n_win + bnnz > cap and q_win > 0:
+                    _flush_window(W, state, win_list, n_win, win_save, mark, t0, q_win,
+                                  steps, &h)
+                    t0 += q_win
+                    q_win = 0
+                    n_win = 0
+                if bnnz > cap:
+                    status = 2
+                    break
             t += 1.0
             stamp = <long long> t
             _make_step(&h, t, &s, &u)
+            if win:
+                steps[q_win] = s
             cdecay = s.shrink - s.lr * h.l2
             lazy_now = lazy and cdecay > 0.0
             if lazy and not lazy_now and (P != 1.0 or A != 0.0):
@@ -831,6 +1189,9 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
                     if status:
                         break
                     continue
+                _prefetch_batch_row(data, indices, indptr, order, ii, n, W, grad_buf, mark,
+                                    track and not direct, state,
+                                    state.shape[0] if win else 0)
                 for k in range(K):
                     scores[k] = 0.0
                 for jj in range(indptr[i], indptr[i + 1]):
@@ -838,7 +1199,15 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
                     if x == 0:
                         continue
                     j = indices[jj]
-                    if not direct and mark[j] != stamp:
+                    if track and not direct and mark[j] != stamp:
+                        if win:        # pending zero-gradient steps up to step t - 1
+                            if mark[j] <= t0:
+                                win_list[n_win] = j
+                                n_win += 1
+                                _idle_steps(W, state, j, 0, q_win, steps, &h)
+                            else:
+                                _idle_steps(W, state, j, <Py_ssize_t> (mark[j] - t0),
+                                            q_win, steps, &h)
                         mark[j] = stamp
                         touched[n_touched] = j
                         n_touched += 1
@@ -879,8 +1248,26 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
                     for j in range(p + 1):
                         grad_buf[k, j] = 0
                 break
+            if win:
+                for jj in range(n_touched):
+                    j = touched[jj]
+                    for k in range(K):
+                        _coord_step(W, state, grad_buf, k, j, &h, &s)
+                for k in range(K):
+                    if h.fit_intercept:
+                        _update(W, state, k, p, grad_buf[k, p], &h, &s, 0.0, 1.0, 0.0)
+                    grad_buf[k, p] = 0
+                q_win += 1
+                if q_win == window or end == n:
+                    _flush_window(W, state, win_list, n_win, win_save, mark, t0, q_win,
+                                  steps, &h)
+                    t0 += q_win
+                    q_win = 0
+                    n_win = 0
+                start = end
+                continue
             if not lazy_now:
-                if h.optimizer == OPT_ADAM:
+                if h.optimizer == OPT_ADAM and track:
                     # the dense pass reads G without writing it; only the touched
                     # coordinates can be non-zero: zero those
                     _dense_step(W, state, grad_buf, mark, stamp, u, &h, &s, False)
@@ -917,6 +1304,8 @@ def epoch_csr(const floating[::1] data, const int[::1] indices, const int[::1] i
             start = end
         if lazy:
             _finalize(W, snap_a, &P, &A, prox)
+    if status == 2:
+        raise ValueError("a batch has more stored entries than win_save has rows")
     counters[0] = t
     counters[1] = u
     counters[2] = n_avg
