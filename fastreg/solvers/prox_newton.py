@@ -98,6 +98,7 @@ _ETA_MAX = 0.1      # binary: largest forcing term
 _SUPPORT_EVERY = 50  # binary, Gram form: CD epochs between Newton steps on the support
 _SUPPORT_MAX = 300   # binary, Gram form: largest support solved directly
 _DIR_EPOCHS = 200   # binary: CD epochs per Newton direction at most (truncated CD still descends)
+_MN_EPOCHS = 300    # multinomial: CD sweeps per Newton direction
 
 
 def _forcing(v, v_prev):
@@ -112,7 +113,6 @@ def _forcing(v, v_prev):
     if not v_prev > 0.0:
         return _GRAM_RTOL
     return min(_ETA_MAX, max(_GRAM_RTOL, v / v_prev))
-_MN_EPOCHS = 300    # multinomial: CD sweeps per Newton direction
 
 
 @dataclass
