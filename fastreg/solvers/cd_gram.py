@@ -254,15 +254,15 @@ def _gram_dual(Q, g, w, c, yHy, hard, lower, upper):
     return g2, rr2, ty2
 
 
-def _penalty(w, l1, l2, active):
-    wa = w[active].astype(np.float64)
-    return float(np.abs(wa) @ l1[active].astype(np.float64)
-                 + 0.5 * (wa * wa) @ l2[active].astype(np.float64))
-
-
 def _penalty64(w, l1d, l2d):
     """Penalty of a float64 ``w`` with float64 ``l1d, l2d`` (0 where excluded)."""
     return float(np.abs(w) @ l1d + 0.5 * (w * w) @ l2d)
+
+
+def _penalty(w, l1, l2, active):
+    """Penalty of the ``active`` coordinates of ``w`` (any float dtype), in float64."""
+    return _penalty64(w[active].astype(np.float64), l1[active].astype(np.float64),
+                      l2[active].astype(np.float64))
 
 
 def certified_gap(design, y, h, w, mu, l1, l2, lower, upper, active, hard, fit_intercept):
