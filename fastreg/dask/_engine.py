@@ -38,6 +38,14 @@ def sum_results(*parts):
     return total
 
 
+def tree_sum(parts, fan_in):
+    """Sum ``parts`` level by level, ``fan_in`` consecutive ones per node (the engines'
+    fixed summation tree, so the result does not depend on where the parts were computed)."""
+    while len(parts) > 1:
+        parts = [sum_results(*parts[i:i + fan_in]) for i in range(0, len(parts), fan_in)]
+    return parts[0]
+
+
 class BlockEngine:
     """Interface of an engine over row blocks (see the module docstring)."""
 
@@ -65,11 +73,7 @@ class SerialEngine(BlockEngine):
         self.fan_in = fan_in
 
     def map_sum(self, fn, *args):
-        parts = [fn(block, *args) for block in self.blocks]
-        while len(parts) > 1:
-            parts = [sum_results(*parts[i:i + self.fan_in])
-                     for i in range(0, len(parts), self.fan_in)]
-        return parts[0]
+        return tree_sum([fn(block, *args) for block in self.blocks], self.fan_in)
 
     def map(self, fn, per_block, *args):
         return [fn(block, extra, *args) for block, extra in zip(self.blocks, per_block)]
@@ -119,9 +123,7 @@ class DaskEngine(BlockEngine):
         parts = [nodes[j] if j in nodes else
                  sum_results(*[loose[k] for k in range(j * f, min((j + 1) * f, self.n_blocks))])
                  for j in range(-(-self.n_blocks // f))]
-        while len(parts) > 1:               # the upper levels of the tree: here
-            parts = [sum_results(*parts[i:i + f]) for i in range(0, len(parts), f)]
-        return parts[0]
+        return tree_sum(parts, f)           # the upper levels of the tree: here
 
     def _groups(self):
         """``[(worker address, [block indices])]`` from the scheduler (cached), or None."""
