@@ -164,3 +164,29 @@ def test_partial_fit_adam_sparse_stream_equals_fit(monkeypatch):
         c.partial_fit(X[start:start + 40], labels[start:start + 40], classes=[0, 1])
     d = SGDClassifier(loss="log_loss", max_iter=1, tol=None, **kw).fit(X, labels)
     np.testing.assert_allclose(c.coef_, d.coef_, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("kw", [dict(l2=0.01, l1=0.002, eta0=0.05, learning_rate="constant"),
+                                dict(l2=5.0, l1=0.002, eta0=0.3, learning_rate="invscaling"),
+                                dict(l2=0.01, l1=0.002, eta0=0.05, l1_mode="cumulative")],
+                         ids=["prox", "dense-steps", "cumulative"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lazy_sgd_rows_on_many_features_equal_reference(kw, dtype):
+    """One-row lazy SGD steps with the coefficient cache hints (from 8192 features on)
+    and row look-ahead: equal to the dense reference, over runs broken by steps
+    with ``1 - lr_t l2 <= 0`` ('dense-steps': ``1.5 / t^0.25 >= 1`` for ``t <= 5``)."""
+    X, y = zipf_rows(n=300, p=9000, nnz=4, seed=7, dtype=dtype)
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, 300).astype(dtype)
+    kw = dict(kw, loss="huber", epsilon=0.5)
+    solver = StochasticSolver(1, 9000, dtype, **kw)
+    ref = StochasticReference(1, 9000, **kw)
+    Xd = X.astype(np.float64).toarray()
+    rng = np.random.default_rng(3)
+    for _ in range(2):
+        order = rng.permutation(300)
+        solver.epoch(X, y, sw, order)
+        ref.epoch(Xd, y.astype(np.float64), sw.astype(np.float64), order)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-5)
+    coef, intercept = solver.parameters()
+    np.testing.assert_allclose(coef, ref.W, **tol)
+    np.testing.assert_allclose(intercept, ref.b, **tol)
