@@ -198,11 +198,106 @@ def test_gram_sparse_kernel(rng):
             Q = np.full((p, p), np.nan)
             tmp = np.empty((max(nt - 1, 1), p, p))
             xth = np.empty(p)
-            _cd_gram.gram_sparse(Xd.data, Xd.indices, Xd.indptr, h.astype(dtype), Q, tmp, xth, nt)
+            _cd_gram.gram_sparse(Xd.data, Xd.indices, Xd.indptr, h.astype(dtype), Q, tmp, xth, nt,
+                                 min_work=0)
             np.testing.assert_allclose(Q, ref, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                        atol=1e-12)
             np.testing.assert_allclose(xth, Xd.T.astype(np.float64) @ h.astype(dtype),
                                        rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("value", [1.0, -2.5])
+def test_gram_sparse_binary_counts(rng, value):
+    """0/1 data (one stored value) with equal weights: co-occurrence counts, exact."""
+    n, p = 700, 40
+    rows = rng.integers(0, 6, size=n)             # a row has 0-5 non-zeros (some empty)
+    cols = np.delete(np.arange(p), 7)             # column 7 stays empty
+    X = sp.lil_matrix((n, p))
+    for i, k in enumerate(rows):
+        X[i, rng.choice(cols, size=k, replace=False)] = value
+    X = check_X(sp.csc_matrix(X), accept_sparse="csc", order="F")
+    for dtype in (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        D = Xd.toarray().astype(np.float64)
+        for h0, tweak in ((1.0 / n, False), (0.25, False), (1.0 / n, True)):
+            h = np.full(n, h0, dtype=dtype)
+            if tweak:                             # unequal weights: the weighted route
+                h[3] *= 2
+            ref = D.T @ (h.astype(np.float64)[:, None] * D)
+            for nt, mw in ((1, 1e7), (2, 0.0), (3, 0.0), (2, 1e7)):
+                Q = np.full((p, p), np.nan)
+                tmp = np.empty((max(nt - 1, 1), p, p))
+                xth = np.empty(p)
+                _cd_gram.gram_sparse(Xd.data, Xd.indices, Xd.indptr, h, Q, tmp, xth, nt,
+                                     min_work=mw)
+                np.testing.assert_allclose(Q, ref, rtol=1e-14 if not tweak else 1e-12,
+                                           atol=1e-14)
+                np.testing.assert_allclose(xth, D.T @ h.astype(np.float64), rtol=1e-12)
+    # duplicate indices (never from check_X): an error, not a buffer overflow
+    for vals in ([1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 3.0, 1.0]):
+        for nt in (1, 2):
+            with pytest.raises(ValueError, match="duplicate"):
+                _cd_gram.gram_sparse(np.array(vals), np.array([0, 0, 0, 0], dtype=np.int32),
+                                     np.array([0, 3, 4], dtype=np.int32), np.full(3, 1 / 3),
+                                     np.empty((2, 2)), np.empty((1, 2, 2)), np.empty(2), nt,
+                                     min_work=0)
+    # one stored value differs: the weighted route, still right
+    Y = X.copy()
+    Y.data[5] = 3.0
+    h = np.full(n, 1.0 / n)
+    Q = np.empty((p, p))
+    _cd_gram.gram_sparse(Y.data, Y.indices, Y.indptr, h, Q, np.empty((1, p, p)), np.empty(p), 1)
+    np.testing.assert_allclose(Q, (Y.T @ Y).toarray() / n, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_design_fit(rng, dtype):
+    """0/1 sparse design (the counting Gram): Gram route = direct route = scikit-learn."""
+    n, p = 2000, 30
+    X = sp.csc_matrix((rng.random((n, p)) < 0.15).astype(dtype))
+    y = (X @ rng.standard_normal(p) + 0.3 * rng.standard_normal(n)).astype(dtype)
+    for fi in (False, True):
+        kw = dict(alpha=0.01, fit_intercept=fi, tol=1e-10 if dtype == np.float64 else 1e-7)
+        g = Lasso(precompute=True, **kw).fit(X, y)
+        d = Lasso(precompute=False, **kw).fit(X, y)
+        ref = sk.Lasso(alpha=0.01, fit_intercept=fi, tol=1e-12, max_iter=100_000).fit(
+            X.astype(np.float64), y.astype(np.float64))
+        atol = 1e-4 if dtype == np.float32 else 1e-7
+        assert g.coef_.dtype == dtype
+        np.testing.assert_allclose(g.coef_, d.coef_, atol=atol)
+        np.testing.assert_allclose(g.coef_, ref.coef_, atol=atol)
+        np.testing.assert_allclose(g.intercept_, ref.intercept_, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blas_free_helpers(rng, dtype):
+    """weighted_moments, centered_weights, gram_matvec against numpy."""
+    n, p = 257, 9
+    h = rng.random(n).astype(dtype)
+    y = (rng.standard_normal(n) + 3.0).astype(dtype)
+    h64, y64 = h.astype(np.float64), y.astype(np.float64)
+    for center in (False, True):
+        H, ybar, yHy, hyy = _cd_gram.weighted_moments(h, y, center)
+        ybar_ref = (h64 @ y64) / h64.sum() if center else 0.0
+        np.testing.assert_allclose([H, ybar, yHy, hyy],
+                                   [h64.sum(), ybar_ref, h64 @ (y64 - ybar_ref) ** 2,
+                                    h64 @ y64 ** 2], rtol=1e-12)
+        v = np.empty(n, dtype=dtype)
+        s = _cd_gram.centered_weights(h, y, ybar, v)
+        np.testing.assert_allclose(v, h64 * (y64 - ybar), rtol=1e-6 if dtype == np.float32
+                                   else 1e-14, atol=1e-7 if dtype == np.float32 else 1e-15)
+        assert abs(s - v.astype(np.float64).sum()) <= 1e-12 * np.abs(v).sum()
+    A = rng.standard_normal((p, p))
+    Q = np.ascontiguousarray(A @ A.T)
+    w = rng.standard_normal(p)
+    w[::3] = 0.0
+    out = np.full(p, np.nan)
+    _cd_gram.gram_matvec(Q, w, out)
+    np.testing.assert_allclose(out, Q @ w, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        _cd_gram.weighted_moments(h, y[:-1], True)
+    with pytest.raises(ValueError):
+        _cd_gram.gram_matvec(Q, w[:-1], out)
 
 
 def test_build_gram_dense_and_sparse_agree(rng):
@@ -285,9 +380,10 @@ def test_solver_level_certification_and_fallback(rng, monkeypatch):
     E = 1e-3 * rng.standard_normal((p, p)) * np.sqrt(np.outer(np.diag(gram.Q), np.diag(gram.Q)))
     gram.Q = gram.Q + E + E.T + 1e-2 * np.diag(np.diag(gram.Q))
     calls = []
-    monkeypatch.setattr(cg, "enet_cd", lambda *a, **k: calls.append(1) or enet_cd(*a, **k))
-    res = enet_cd_gram(X, y, l1, l2, gram=gram, tol=1e-12)
+    monkeypatch.setattr(cg, "enet_cd", lambda *a, **k: calls.append(k) or enet_cd(*a, **k))
+    res = enet_cd_gram(X, y, l1, l2, gram=gram, tol=1e-12, anderson_k=3)
     assert calls and res.converged and res.gap <= 1e-12 * res.p0 + floor
+    assert calls[0]["anderson_k"] == 3          # the fallback keeps the caller's settings
     np.testing.assert_allclose(res.coef, ref.coef, atol=1e-6)
 
 
