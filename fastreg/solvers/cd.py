@@ -39,13 +39,19 @@ sets up, and reports):
 4. **Working set**: the features with the smallest gap-safe distances
    ``(l1_j - |c_j| s) / ||A_j||``, always including the non-zero and the
    unpenalized ones, of size ``max(p0, 2 * |support|)`` (skglm's rule;
-   Massias et al. 2018 / Bertrand et al. 2022).
+   Massias et al. 2018 / Bertrand et al. 2022), or ``4 * |support|`` when at least
+   90% of the previous set became non-zero (it was too small: fewer full passes
+   before the set holds the support).
 5. **Inner solver**: CD epochs on the working set with Anderson extrapolation
    of the primal iterates accepted only when the objective decreases
    (Bertrand & Massias 2021), until the working-set duality gap is below
-   ``0.3`` times the outer gap (as celer) or ``0.8 * tol * P0`` (the whole
-   ``tol`` target once the set holds every active feature), all in
-   :mod:`fastreg._cd`. Gap checks on the set are scheduled from the measured
+   ``inner_tol = 0.3`` times the outer gap (as celer) or ``0.8 * tol * P0`` (the
+   whole ``tol`` target once the set holds every active feature), all in
+   :mod:`fastreg._cd`. When the full gap comes out within 2x of the last set's
+   target (the set held what matters), the next set is solved 10x further (the
+   factor is reset to ``inner_tol`` otherwise): fewer full passes. Between two
+   epochs over the whole set, three epochs run over its non-zero coordinates only
+   (glmnet's active-set cycling, Friedman et al. 2010). Gap checks on the set are scheduled from the measured
    linear rate of its gap (the first one from the previous set's rate), between 1
    and ``check_every`` epochs apart, so that a fast-converging set does not run
    many epochs past its target; the solve never ends on an extrapolated point (one
@@ -176,6 +182,20 @@ def _hard_projection(design, rho, h, mu, w, lower, upper, hard):
     return rho2
 
 
+def projector(design, h, mu, w, lower, upper, hard, errors):
+    """The ``project(rho)`` callback of the compiled gap passes (:func:`_hard_projection`,
+    in place on the float64 memoryview ``rho``); an exception it raises is appended to
+    ``errors`` (the compiled caller only sees a failure code) and re-raised."""
+    def project(rho_view):
+        try:
+            rho = np.asarray(rho_view)
+            rho[:] = _hard_projection(design, rho, h, mu, w, lower, upper, hard)
+        except BaseException as exc:  # re-raised by the caller after the compiled pass
+            errors.append(exc)
+            raise
+    return project
+
+
 def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_intercept=True,
             coef_init=None, tol=1e-4, max_iter=1000, max_epochs=50_000, p0=10, anderson_k=5,
             check_every=10, inner_tol=0.3, screening=True, selection="cyclic", random_state=None,
@@ -288,15 +308,7 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
     active = np.flatnonzero(~excluded).astype(np.int32)
     hard = active[((l1 == 0) & (l2 == 0) & (np.isinf(lower) | np.isinf(upper)))[active]]
     errors = []
-
-    def project(rho_view):
-        """Make the dual point orthogonal to the unpenalized columns (see _hard_projection)."""
-        try:
-            rho = np.asarray(rho_view)
-            rho[:] = _hard_projection(design, rho, h, mu, w, lower, upper, hard)
-        except BaseException as exc:  # re-raised below, after the compiled loop returns
-            errors.append(exc)
-            raise
+    project = projector(design, h, mu, w, lower, upper, hard, errors)
 
     shuffle = selection == "random"
     seed = 0

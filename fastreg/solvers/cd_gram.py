@@ -26,9 +26,10 @@ solution.
 
 ``Q`` and ``c`` are float64 for float32 ``X`` too (more accurate and simpler); ``coef``
 keeps ``X``'s dtype. Sparse ``X`` is never densified: ``Q`` is accumulated from the
-non-zeros row by row (:func:`fastreg._cd_gram.gram_sparse`, cost ``sum_i nnz_i^2 / 2``)
-and centered afterwards (``Q = X^T H X - H mu mu^T``); dense ``X`` is centered by
-blocks of rows and multiplied by BLAS ``syrk`` (no full copy).
+non-zeros row by row (:func:`fastreg._cd_gram.gram_sparse`, cost ``sum_i nnz_i^2 / 2``;
+integer co-occurrence counts for 0/1 data with equal weights) and centered afterwards
+(``Q = X^T H X - H mu mu^T``); dense ``X`` is centered by blocks of rows and multiplied
+by BLAS ``syrk`` (no full copy).
 
 References
 ----------
@@ -43,7 +44,7 @@ import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 
 from .. import _cd, _cd_gram
-from .cd import CDResult, _hard_projection, column_stats, enet_cd
+from .cd import CDResult, column_stats, enet_cd
 from .design import Design, n_threads_default
 
 __all__ = ["Gram", "build_gram", "gram_from_array", "gram_auto", "centered_xty",
@@ -221,15 +222,16 @@ def gram_from_array(G, X, h=None, fit_intercept=True, stats=None):
     return Gram(np.ascontiguousarray(0.5 * (Q + Q.T)), stats, bool(fit_intercept))
 
 
-def _gram_dual(Q, g, w, c, yHy, hard, lower, upper):
+def _gram_dual(Q, g, w, c, cw, wg, yHy, hard, lower, upper):
     """``(A^T theta0, ||theta0||^2, <t, theta0>)`` of the Gram-form residual, projected.
+
+    ``cw = c^T w`` and ``wg = w^T g`` as computed by the caller.
 
     ``theta0 = rho - X_c F a``: ``rho`` made orthogonal (h-weighted) to the free
     unpenalized columns ``F`` (non-zero, or without bound), then to the one-sided ones
     whose sign condition fails, as :func:`fastreg.solvers.cd._hard_projection`.
     """
-    cw = float(c @ w)
-    rr = yHy - cw - float(w @ g)
+    rr = yHy - cw - wg
     ty = yHy - cw
     if hard.size == 0:
         return g, rr, ty
@@ -259,43 +261,38 @@ def _penalty64(w, l1d, l2d):
     return float(np.abs(w) @ l1d + 0.5 * (w * w) @ l2d)
 
 
-def _penalty(w, l1, l2, active):
-    """Penalty of the ``active`` coordinates of ``w`` (any float dtype), in float64."""
-    return _penalty64(w[active].astype(np.float64), l1[active].astype(np.float64),
-                      l2[active].astype(np.float64))
-
-
 def certified_gap(design, y, h, w, mu, l1, l2, lower, upper, active, hard, fit_intercept):
     """Primal, dual, gap and intercept at ``w`` from the true residual (one ``O(nnz)`` pass).
 
-    The same computation as the working-set solver's full gap (``_cd._full_gap``):
-    ``rho = y - X w - b`` with ``b`` the weighted mean (two passes), the dual point
-    ``s rho`` (projected for unpenalized features) and its dual value.
-    Returns ``(P, D, b)``.
+    The working-set solver's full gap (:func:`fastreg._cd.full_gap_dense` /
+    ``full_gap_sparse``, compiled): ``rho = y - X w - b`` with ``b`` the weighted mean
+    (two passes), the dual point ``s rho`` (projected for unpenalized features) and its
+    dual value. Returns ``(P, D, b)``.
     """
     dtype = design.X.dtype
     R = np.array(y, dtype=dtype)
     support = np.flatnonzero(w)
     if support.size:
         design.axpy_columns(-w[support].astype(np.float64), support, R)
-    h64 = h.astype(np.float64)
-    R64 = R.astype(np.float64)
-    H = float(h64.sum())
-    b = ybar = 0.0
-    if fit_intercept:
-        b = float(h64 @ R64) / H
-        b += float(h64 @ (R64 - b)) / H
-        ybar = float(h64 @ y.astype(np.float64)) / H
-    rho = R64 - b
-    P = 0.5 * float((h64 * rho) @ rho) + _penalty(w, l1, l2, active)
-    if hard.size:
-        rho = _hard_projection(design, rho, h, mu, w, lower, upper, hard)
-    v = h64 * rho
-    c = design.xtv(v.astype(dtype), active) if active.size else np.empty(0)
-    if fit_intercept and active.size:
-        c -= mu[active] * float(v.sum())
-    s, G = _cd.enet_dual_terms(c, l1, l2, lower, upper, active)
-    D = s * float(v @ (y.astype(np.float64) - ybar)) - 0.5 * s * s * float(v @ rho) - G
+    from .cd import projector  # (kept local: the import line belongs to the Gram solver)
+    errors = []
+    project = projector(design, h, mu, w, lower, upper, hard, errors)
+    c = np.ascontiguousarray
+    args = (c(y, dtype=dtype), c(h, dtype=dtype), c(w, dtype=dtype), R,
+            c(mu, dtype=np.float64), c(l1, dtype=dtype), c(l2, dtype=dtype),
+            c(lower, dtype=dtype), c(upper, dtype=dtype), c(active, dtype=np.int32))
+    kw = dict(fit_intercept=bool(fit_intercept), n_threads=design.n_threads,
+              project=project if hard.size else None)
+    try:
+        if design.sparse:
+            P, D, _, b = _cd.full_gap_sparse(design.data, design.indices, design.indptr,
+                                             *args, **kw)
+        else:
+            P, D, _, b = _cd.full_gap_dense(design.X, *args, **kw)
+    except RuntimeError:
+        if errors:
+            raise errors[0]
+        raise
     return P, D, b
 
 
@@ -307,21 +304,14 @@ def _next_seed(seed):
 def _anderson(hist, n_epochs, Q, c, w, g, l1d, l2d, lower, upper):
     """Anderson extrapolation of the last ``K + 1`` CD iterates (ring buffer ``hist``).
 
-    ``w_e = sum_k z_k w^(k)`` with ``z`` minimizing ``||sum_k z_k (w^(k) - w^(k-1))||``
-    subject to ``sum_k z_k = 1``, clipped to the bounds; returned as ``(w_e, c - Q w_e)``
+    ``w_e`` from :func:`fastreg._cd.anderson_extrapolate` (oldest iterate at row
+    ``n_epochs % (K + 1)``), clipped to the bounds; returned as ``(w_e, c - Q w_e)``
     only if it lowers the objective (Bertrand & Massias 2021), else None.
     """
-    K1 = hist.shape[0]
-    W = hist[[(n_epochs + i) % K1 for i in range(K1)]]     # oldest first
-    U = W[1:] - W[:-1]
-    M = U @ U.T
-    try:
-        z = np.linalg.solve(M, np.ones(K1 - 1))
-    except np.linalg.LinAlgError:
+    we = np.empty(hist.shape[1])
+    if not _cd.anderson_extrapolate(hist, n_epochs % hist.shape[0], we):
         return None
-    if not np.all(np.isfinite(z)) or z.sum() == 0:
-        return None
-    we = np.clip((z / z.sum()) @ W[1:], lower, upper)
+    we = np.clip(we, lower, upper)
     Qwe = Q @ we
     Fe = float(0.5 * we @ Qwe - c @ we) + _penalty64(we, l1d, l2d)
     F = float(-0.5 * (c @ w) - 0.5 * (w @ g)) + _penalty64(w, l1d, l2d)
@@ -335,16 +325,23 @@ def centered_xty(X, y, h, gram):
 
     ``h``: the weights used to build ``gram`` (None: ``1 / n``).
     """
-    n, p = X.shape
-    h64 = np.full(n, 1.0 / n) if h is None else np.asarray(h, dtype=np.float64)
-    y64 = np.asarray(y, dtype=np.float64)
-    yc = y64 - float(h64 @ y64) / float(h64.sum()) if gram.fit_intercept else y64
-    v = (h64 * yc).astype(X.dtype)
+    n = X.shape[0]
+    h = _unit_weights(n, X.dtype) if h is None else np.ascontiguousarray(h, dtype=X.dtype)
+    y = np.ascontiguousarray(y, dtype=X.dtype)
+    ybar = _cd_gram.weighted_moments(h, y, gram.fit_intercept)[1]
+    return _xty(Design(X, n_threads_default()), y, h, ybar, gram)
+
+
+def _xty(design, y, h, ybar, gram):
+    """:func:`centered_xty` with ``y``, ``h`` in ``X``'s dtype and ``ybar`` given."""
+    p = design.X.shape[1]
     if p == 0:
         return np.zeros(0)
-    c = Design(X, n_threads_default()).xtv(v, np.arange(p, dtype=np.int32))
+    v = np.empty_like(y)
+    vsum = _cd_gram.centered_weights(h, y, ybar, v)
+    c = design.xtv(v, np.arange(p, dtype=np.int32))
     if gram.fit_intercept:
-        c -= gram.stats[0] * float(v.astype(np.float64).sum())
+        c -= gram.stats[0] * vsum
     return c
 
 
@@ -401,22 +398,22 @@ def enet_cd_gram(X, y, l1, l2, lower=None, upper=None, *, gram, sample_weight=No
     w[excluded] = 0.0
     active = np.flatnonzero(~excluded).astype(np.int32)
     hard = active[((l1 == 0) & (l2 == 0) & (np.isinf(lower) | np.isinf(upper)))[active]]
+    all_active = active.size == p       # then g[active] is g itself (no copy per check)
 
-    h64 = h.astype(np.float64)
-    y64 = y.astype(np.float64)
-    H = float(h64.sum())
-    hy = h64 * y64
-    ybar = float(hy.sum()) / H if fit_intercept else 0.0
-    yc = y64 - ybar
-    yHy = float((h64 * yc) @ yc)
+    # length-n reductions in compiled loops: threaded BLAS would wake its threads (and
+    # they would then spin against the OpenMP kernels); same for Q w below
+    H, ybar, yHy, hyy = _cd_gram.weighted_moments(h, y, fit_intercept)
     P0 = 0.5 * yHy
     if not np.isfinite(P0):
         raise ValueError("y has values too large: its squared norm overflows float64 "
                          "(overflow); rescale y")
     eps = float(np.finfo(np.float64).eps)
-    tol_abs = max(tol * P0, 32 * eps * 0.5 * float(hy @ y64))
-    c = np.asarray(centered_xty(X, y, h, gram) if xty is None else xty, dtype=np.float64)
-    g = c - Q @ w if w.any() else c.copy()
+    tol_abs = max(tol * P0, 32 * eps * 0.5 * hyy)
+    c = _xty(design, y, h, ybar, gram) if xty is None else np.asarray(xty, dtype=np.float64)
+    g = c.copy()
+    if w.any():
+        _cd_gram.gram_matvec(Q, w, g)
+        g = c - g
     l1d, l2d = l1.astype(np.float64), l2.astype(np.float64)
     lod, upd = lower.astype(np.float64), upper.astype(np.float64)
     feats = active.copy()
@@ -436,9 +433,11 @@ def enet_cd_gram(X, y, l1, l2, lower=None, upper=None, *, gram, sample_weight=No
     k = min(max(4, K + 1), check_every)
     target = 0.1 * tol_abs
     while True:
-        gg, rr, ty = _gram_dual(Q, g, w, c, yHy, hard, lower, upper)
-        s, Gc = _cd.enet_dual_terms(gg[active], l1, l2, lower, upper, active)
-        P = 0.5 * (yHy - float(c @ w) - float(w @ g)) + _penalty64(w, l1d, l2d)
+        cw, wg = float(c @ w), float(w @ g)
+        gg, rr, ty = _gram_dual(Q, g, w, c, cw, wg, yHy, hard, lower, upper)
+        s, Gc = _cd.enet_dual_terms(gg if all_active else gg[active], l1, l2, lower, upper,
+                                    active)
+        P = 0.5 * (yHy - cw - wg) + _penalty64(w, l1d, l2d)
         gap = P - (s * ty - 0.5 * s * s * rr - Gc)
         it += 1
         if verbose:
@@ -453,7 +452,7 @@ def enet_cd_gram(X, y, l1, l2, lower=None, upper=None, *, gram, sample_weight=No
             best_gap, n_stalled = gap, 0
         else:
             n_stalled += 1
-            noise = eps * (yHy + abs(float(c @ w)) + abs(float(w @ g)))
+            noise = eps * (yHy + abs(cw) + abs(wg))
             if n_stalled >= 5 and gap < 1e6 * noise:
                 break
         # next check where the measured linear rate predicts the target
@@ -493,7 +492,7 @@ def enet_cd_gram(X, y, l1, l2, lower=None, upper=None, *, gram, sample_weight=No
         fallback.pop(key, None)
     res = enet_cd(X, y, l1_given, l2, lower, upper, sample_weight=h,
                   fit_intercept=fit_intercept, coef_init=coef, tol=tol,
-                  max_iter=max(1, max_iter - it), selection=selection,
+                  max_iter=max(1, max_iter - it), anderson_k=anderson_k, selection=selection,
                   random_state=random_state, stats=gram.stats, verbose=verbose,
                   n_threads=n_threads, warn=warn, **fallback)
     res.n_iter += it

@@ -58,10 +58,30 @@ MAX_ANDERSON = 10
 cdef enum:
     _MAXK = 10
 
+# epochs over the support only between two epochs over the whole working set (0: none)
+cdef int _SUPPORT_EPOCHS = 3
+
+
+def _set_support_epochs(int k):
+    """Tuning hook: epochs over the support between two full epochs (0 disables)."""
+    global _SUPPORT_EPOCHS
+    _SUPPORT_EPOCHS = max(k, 0)
+
 
 # ---------------------------------------------------------------------------
 # per-column helpers (dense when indptr == NULL, CSC otherwise)
 # ---------------------------------------------------------------------------
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FASTREG_CD_PREFETCH(p) __builtin_prefetch((const void*) (p))
+    #else
+    #define FASTREG_CD_PREFETCH(p) ((void) 0)
+    #endif
+    """
+    void _prefetch "FASTREG_CD_PREFETCH" (const void* p) noexcept nogil
+
+
 cdef inline double _dot32(const floating* x, const floating* y, int n) noexcept nogil:
     """``sum_i x_i y_i`` accumulated in float64 (four partial sums)."""
     cdef int i, n4 = n - n % 4
@@ -477,35 +497,67 @@ def col_stats_sparse(const floating[::1] data, const int[::1] indices, const int
 # CD epochs and the working-set inner solver
 # ---------------------------------------------------------------------------
 cdef double _epoch(const floating* data, const int* indices, const int* indptr, int n,
-                   const floating* h, floating* w, floating* R, double* b,
-                   const double* mu, const double* lips,
-                   const floating* l1, const floating* l2, const floating* lower,
-                   const floating* upper, const int* ws, const int* order, int m,
-                   double hsum, double hscale, bint unit) noexcept nogil:
-    """One cyclic pass over ``ws`` (in the order ``order`` if not NULL); returns max |dw_j|."""
-    cdef int t, k, j
+                   const floating* h, floating* w, floating* R, double* b, const double* par,
+                   const int* ws, const int* order, int m, double hsum, double hscale,
+                   bint unit) noexcept nogil:
+    """One cyclic pass over ``ws`` (in the order ``order`` if not NULL); returns max |dw_j|.
+
+    ``par[6 k : 6 k + 6] = (L_j, mu_j, l1_j / L_j, l2_j / L_j, lower_j, upper_j)`` for
+    ``j = ws[k]`` (:func:`_pack_params`): one cache line per coordinate, read in order,
+    where the per-feature arrays would be gathered from all over memory when the set is a
+    sparse subset of many features."""
+    cdef int t, k, j, jn, a
     cdef double g, L, old, new, dw, dmax = 0.0
+    cdef const double* pk
     for t in range(m):
         k = order[t] if order != NULL else t
         j = ws[k]
-        L = lips[j]
+        pk = par + 6 * <Py_ssize_t> k
+        if indptr != NULL and t + 1 < m:
+            # sparse: the next column starts somewhere else in memory; ask for it now
+            jn = ws[order[t + 1] if order != NULL else t + 1]
+            a = indptr[jn]
+            _prefetch(&indices[a])
+            _prefetch(&data[a])
+            _prefetch(&w[jn])
+            if t + 2 < m:
+                _prefetch(&indptr[ws[order[t + 2] if order != NULL else t + 2]])
+        L = pk[0]
         if L <= 0.0:
             continue
         g = _col_dot(data, indices, indptr, n, j, R, h, unit)
         if unit:
             g *= hscale
-        g -= b[0] * hsum * mu[j]
+        g -= b[0] * hsum * pk[1]
         old = w[j]
-        new = prox_enet_box(old + g / L, l1[j] / L, l2[j] / L, lower[j], upper[j])
+        new = prox_enet_box(old + g / L, pk[2], pk[3], pk[4], pk[5])
         if new != old:
             dw = new - old
             w[j] = <floating> new
             _col_axpy(data, indices, indptr, n, j, <floating> (-dw), R)
-            b[0] -= dw * mu[j]
+            b[0] -= dw * pk[1]
             dw = fabs(dw)
             if dw > dmax:
                 dmax = dw
     return dmax
+
+
+cdef void _pack_params(const double* mu, const double* lips, const floating* l1,
+                       const floating* l2, const floating* lower, const floating* upper,
+                       const int* ws, int m, double* par) noexcept nogil:
+    """``par[6 k : 6 k + 6] = (L_j, mu_j, l1_j / L_j, l2_j / L_j, lower_j, upper_j)``,
+    ``j = ws[k]`` (``L_j = lips[j]``; the ratios are 0 when ``L_j <= 0``)."""
+    cdef int k, j
+    cdef double L
+    for k in range(m):
+        j = ws[k]
+        L = lips[j]
+        par[6 * k] = L
+        par[6 * k + 1] = mu[j]
+        par[6 * k + 2] = l1[j] / L if L > 0.0 else 0.0
+        par[6 * k + 3] = l2[j] / L if L > 0.0 else 0.0
+        par[6 * k + 4] = lower[j]
+        par[6 * k + 5] = upper[j]
 
 
 cdef inline unsigned long long _xorshift(unsigned long long* state) noexcept nogil:
@@ -515,6 +567,16 @@ cdef inline unsigned long long _xorshift(unsigned long long* state) noexcept nog
     x ^= x << 17
     state[0] = x
     return x
+
+
+cdef inline void _shuffle(int* a, int m, unsigned long long* state) noexcept nogil:
+    """Fisher-Yates shuffle of ``a[:m]`` in place."""
+    cdef int t, kk, tmp
+    for t in range(m - 1, 0, -1):
+        kk = <int> (_xorshift(state) % <unsigned long long> (t + 1))
+        tmp = a[t]
+        a[t] = a[kk]
+        a[kk] = tmp
 
 
 cdef double _quad_stats(const floating* y, const floating* h, const floating* R, int n,
@@ -600,10 +662,16 @@ cdef double _dual_value(const floating* data, const int* indices, const int* ind
     return s * yr - s * s * q - G
 
 
-cdef int _extrapolate(double* hist, int n, int K, int oldest, double* A, double* z) noexcept nogil:
-    """Anderson extrapolation of the K + 1 vectors stored (circularly, oldest at
-    row ``oldest``) in ``hist`` ((K + 2) x n); the result goes to row K + 1.
-    Returns 0 on success."""
+cdef int _extrapolate(const double* hist, int n, int K, int oldest, double* A, double* z,
+                      double* out) noexcept nogil:
+    """Anderson extrapolation of the K + 1 vectors ``x_0, ..., x_K`` stored circularly in
+    the rows of ``hist`` ((K + 1) x n, row-major, ``x_0`` at row ``oldest``).
+
+    ``out = sum_i z_i x_{i+1} / sum_i z_i`` with ``z`` solving ``(U U^T + eps I) z = 1``,
+    ``U_i = x_{i+1} - x_i`` (``eps = 1e-12 trace(U U^T) + 1e-300``), i.e. the affine
+    combination of the last K iterates whose differences have the smallest norm
+    (Anderson 1965; Bertrand & Massias 2021). ``A`` (K x K) and ``z`` (K) are scratch.
+    Returns 0 on success, -1 (``out`` untouched) if the system is singular."""
     cdef int i, t, k, ri, ri1, rt, rt1
     cdef double q, zsum
     for i in range(K):
@@ -634,8 +702,43 @@ cdef int _extrapolate(double* hist, int n, int K, int oldest, double* A, double*
         q = 0.0
         for i in range(K):
             q += z[i] * hist[((oldest + i + 1) % (K + 1)) * n + k]
-        hist[(K + 1) * n + k] = q / zsum
+        out[k] = q / zsum
     return 0
+
+
+def anderson_extrapolate(const double[:, ::1] hist, int oldest, double[::1] out):
+    """Anderson extrapolation of the iterates stored circularly in ``hist``.
+
+    Parameters
+    ----------
+    hist : ndarray (K + 1, n), float64, C order
+        The last ``K + 1`` iterates ``x_0, ..., x_K`` (oldest first from row ``oldest``,
+        wrapping around).
+    oldest : int
+        Row of ``x_0``.
+    out : ndarray (n,), float64, output
+        ``sum_i z_i x_{i+1} / sum_i z_i`` where ``z`` solves ``(U U^T + eps I) z = 1``,
+        ``U_i = x_{i+1} - x_i`` and ``eps = 1e-12 trace(U U^T) + 1e-300``: the affine
+        combination of the last K iterates whose differences have the smallest norm
+        (Bertrand & Massias 2021).
+
+    Returns
+    -------
+    ok : bool
+        False (``out`` untouched) if ``K < 1`` or the system is singular or ``z`` sums to 0.
+    """
+    cdef int K = hist.shape[0] - 1, n = hist.shape[1], rc
+    if out.shape[0] != n:
+        raise ValueError("out must have hist.shape[1] entries")
+    if not 0 <= oldest <= K:
+        raise ValueError(f"oldest must be in [0, {K}], got {oldest}")
+    if K < 1 or n == 0:
+        return False
+    cdef double[::1] A = np.empty(K * K)
+    cdef double[::1] z = np.empty(K)
+    with nogil:
+        rc = _extrapolate(&hist[0, 0], n, K, oldest, &A[0], &z[0], &out[0])
+    return rc == 0
 
 
 cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, int n,
@@ -667,12 +770,15 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
     cdef double last_gap = INFINITY, rate
     cdef int rcnt = 0, n_flat = 0, ext_ok = 0, accepted = 0, min_gap
     cdef double nnz_ws = 0.0
+    cdef int* sub = NULL                      # positions in ws of the non-zero coefficients
+    cdef int n_sub = 0, since_full = _SUPPORT_EPOCHS
     cdef double A[_MAXK * _MAXK]
     cdef double z[_MAXK]
     cdef double* hist = work                  # (K + 1) x m iterates
     cdef double* cbuf = work + (K + 1) * m    # m correlations
     cdef double* wext = cbuf + m              # m extrapolated coefficients
     cdef double* rhist = wext + m             # (K + 2) x n residual history + extrapolation
+    cdef double* par = rhist + (K + 2) * <Py_ssize_t> n   # 6 m packed parameters
     cdef unsigned long long state = seed * 2862933555777941757ULL + 3037000493ULL
     if state == 0:
         state = 88172645463325252ULL
@@ -680,6 +786,7 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
         hsum += h[i]
     for k in range(m):
         order[k] = k
+    _pack_params(mu, lips, l1, l2, lower, upper, ws, m, par)
     if fit_intercept:
         b[0] = _wmean(h, R, n, hsum)
     else:
@@ -694,15 +801,32 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
     epoch = 0
     next_check = max(first_check, min_gap) if first_check > 0 else check_every
     last_gap = gap0
+    if _SUPPORT_EPOCHS > 0:
+        sub = <int*> malloc(max(m, 1) * sizeof(int))  # NULL: full epochs only
     while epoch < max_epochs:
-        if shuffle:
-            for t in range(m - 1, 0, -1):
-                kk = <int> (_xorshift(&state) % <unsigned long long> (t + 1))
-                i = order[t]
-                order[t] = order[kk]
-                order[kk] = i
-        dmax = _epoch(data, indices, indptr, n, h, w, R, b, mu, lips, l1, l2, lower, upper,
-                      ws, order if shuffle else NULL, m, hsum, hscale, unit)
+        if sub != NULL and since_full < _SUPPORT_EPOCHS and 0 < n_sub <= (9 * m) // 10:
+            # glmnet's active-set cycling (Friedman et al. 2010, section 2.6): between two
+            # epochs over the whole set, epochs over its non-zero coordinates only (the
+            # others stay 0 unless their KKT condition fails, which the next full epoch
+            # or gap check sees); about half the cost of a full epoch late in a solve
+            if shuffle:
+                _shuffle(sub, n_sub, &state)
+            dmax = _epoch(data, indices, indptr, n, h, w, R, b, par, ws, sub, n_sub, hsum,
+                          hscale, unit)
+            since_full += 1
+        else:
+            if shuffle:
+                _shuffle(order, m, &state)
+            dmax = _epoch(data, indices, indptr, n, h, w, R, b, par, ws,
+                          order if shuffle else NULL, m, hsum, hscale, unit)
+            since_full = 0
+            if sub != NULL:
+                n_sub = 0
+                for k in range(m):
+                    j = ws[k]
+                    if w[j] != 0.0:
+                        sub[n_sub] = k
+                        n_sub += 1
         epoch += 1
         accepted = 0
         # ---- Anderson extrapolation of the primal iterates (Bertrand & Massias 2021)
@@ -712,53 +836,31 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
             cnt += 1
             if cnt == K + 1:
                 cnt = 0
-                # A = U U^T with U_k = x_{k+1} - x_k
-                for i in range(K):
-                    for t in range(i, K):
-                        q = 0.0
+                if _extrapolate(hist, m, K, 0, A, z, wext) == 0:
+                    for k in range(m):
+                        j = ws[k]
+                        wext[k] = fmin(fmax(wext[k], lower[j]), upper[j])
+                    # objective at the current point and at the extrapolated one
+                    Pcur = _quad_stats(y, h, R, n, b[0], &yr) + _penalty(w, l1, l2, ws, m)
+                    for i in range(n):
+                        R_tmp[i] = R[i]
+                    pen = 0.0
+                    for k in range(m):
+                        j = ws[k]
+                        wj = wext[k]
+                        if wj != w[j]:
+                            _col_axpy(data, indices, indptr, n, j, <floating> (w[j] - wj), R_tmp)
+                        if wj != 0.0:
+                            pen += l1[j] * fabs(wj) + 0.5 * l2[j] * wj * wj
+                    be = _wmean(h, R_tmp, n, hsum) if fit_intercept else 0.0
+                    Pe = _quad_stats(y, h, R_tmp, n, be, &yr) + pen
+                    if Pe < Pcur:
                         for k in range(m):
-                            q += ((hist[(i + 1) * m + k] - hist[i * m + k])
-                                  * (hist[(t + 1) * m + k] - hist[t * m + k]))
-                        A[i * K + t] = q
-                        A[t * K + i] = q
-                q = 0.0
-                for i in range(K):
-                    q += A[i * K + i]
-                for i in range(K):
-                    A[i * K + i] += 1e-12 * q + 1e-300
-                    z[i] = 1.0
-                if _solve_small(A, z, K) == 0:
-                    zsum = 0.0
-                    for i in range(K):
-                        zsum += z[i]
-                    if zsum != 0.0 and zsum == zsum:
-                        for k in range(m):
-                            j = ws[k]
-                            q = 0.0
-                            for i in range(K):
-                                q += z[i] * hist[(i + 1) * m + k]
-                            wext[k] = fmin(fmax(q / zsum, lower[j]), upper[j])
-                        # objective at the current point and at the extrapolated one
-                        Pcur = _quad_stats(y, h, R, n, b[0], &yr) + _penalty(w, l1, l2, ws, m)
+                            w[ws[k]] = <floating> wext[k]
                         for i in range(n):
-                            R_tmp[i] = R[i]
-                        pen = 0.0
-                        for k in range(m):
-                            j = ws[k]
-                            wj = wext[k]
-                            if wj != w[j]:
-                                _col_axpy(data, indices, indptr, n, j, <floating> (w[j] - wj), R_tmp)
-                            if wj != 0.0:
-                                pen += l1[j] * fabs(wj) + 0.5 * l2[j] * wj * wj
-                        be = _wmean(h, R_tmp, n, hsum) if fit_intercept else 0.0
-                        Pe = _quad_stats(y, h, R_tmp, n, be, &yr) + pen
-                        if Pe < Pcur:
-                            for k in range(m):
-                                w[ws[k]] = <floating> wext[k]
-                            for i in range(n):
-                                R[i] = R_tmp[i]
-                            b[0] = be
-                            accepted = 1
+                            R[i] = R_tmp[i]
+                        b[0] = be
+                        accepted = 1
         # ---- residual history for the dual extrapolation (last K + 1 epochs)
         if K > 0 and next_check - epoch <= K:
             t = rcnt % (K + 1)
@@ -778,7 +880,8 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
             # last K + 1 centered residuals, a second dual candidate
             ext_ok = 0
             if K > 0:
-                if rcnt >= K + 1 and _extrapolate(rhist, n, K, rcnt % (K + 1), A, z) == 0:
+                if rcnt >= K + 1 and _extrapolate(rhist, n, K, rcnt % (K + 1), A, z,
+                                                   rhist + (K + 1) * n) == 0:
                     ext_ok = 1
                     for i in range(n):
                         R_tmp[i] = <floating> rhist[(K + 1) * n + i]
@@ -805,8 +908,8 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                     # never stop on an extrapolated point: one more CD epoch (it can only
                     # decrease P, so the gap stays certified) puts the coordinates that
                     # the extrapolation left near a bound or 0 exactly there
-                    _epoch(data, indices, indptr, n, h, w, R, b, mu, lips, l1, l2, lower,
-                           upper, ws, NULL, m, hsum, hscale, unit)
+                    _epoch(data, indices, indptr, n, h, w, R, b, par, ws, NULL, m, hsum,
+                           hscale, unit)
                     epoch += 1
                 break  # converged, or non-finite values (the caller reports them)
             if stall_checks > 0:
@@ -819,10 +922,25 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                     n_flat += 1
                     if n_flat >= stall_checks:
                         break
+    if sub != NULL:
+        free(sub)
     gap_out[0] = gap
     if ext_out != NULL:
         ext_out[0] = ext_ok
     return epoch
+
+
+cdef int _csc_pointers(const floating[::1] data, const int[::1] indices,
+                       const int[::1] indptr, const floating** dptr,
+                       const int** iptr) except -1:
+    """Check that ``data``/``indices`` hold ``indptr[-1]`` entries; set the raw pointers
+    (NULL when there are no stored entries)."""
+    if data.shape[0] < indptr[indptr.shape[0] - 1] or indices.shape[0] < data.shape[0]:
+        raise ValueError("data/indices shorter than indptr[-1]")
+    if data.shape[0] > 0:
+        dptr[0] = &data[0]
+        iptr[0] = &indices[0]
+    return 0
 
 
 def _check_ws(const int[::1] ws, Py_ssize_t p):
@@ -848,8 +966,9 @@ def _check_lengths(Py_ssize_t n, Py_ssize_t p, y, h, w, R, intercept, mu, lipsch
 
 def work_size(int anderson_k, int m, int n):
     """Length of the float64 scratch ``work`` of :func:`cd_solve_dense` / :func:`cd_solve_sparse`:
-    ``(anderson_k + 3) * m + (anderson_k + 2) * n`` (primal and dual Anderson histories)."""
-    return (anderson_k + 3) * m + (anderson_k + 2) * n
+    ``(anderson_k + 9) * m + (anderson_k + 2) * n`` (primal and dual Anderson histories,
+    packed per-coordinate parameters)."""
+    return (anderson_k + 9) * m + (anderson_k + 2) * n
 
 
 def _check_K(int anderson_k, int m, work, R_tmp, order, int n):
@@ -883,7 +1002,9 @@ def cd_solve_dense(const floating[::1, :] X, const floating[::1] y, const floati
     by the exact coordinate minimization
     ``w_j <- prox_enet_box(w_j + g_j / L_j, l1_j / L_j, l2_j / L_j, lower_j, upper_j)``
     with ``g_j = sum_i h_i (x_ij - mu_j)(R_i - b)``, ``L_j = lipschitz[j] =
-    sum_i h_i (x_ij - mu_j)^2`` (features with ``L_j == 0`` are skipped).
+    sum_i h_i (x_ij - mu_j)^2`` (features with ``L_j == 0`` are skipped). After
+    each such full epoch, three epochs visit only the coordinates that were non-zero
+    after it (glmnet's active-set cycling; skipped when they are over 90% of ``ws``).
 
     Every ``anderson_k`` epochs an Anderson extrapolation of the last
     ``anderson_k + 1`` iterates (Bertrand & Massias 2021) is clipped to the box
@@ -968,13 +1089,9 @@ def cd_solve_sparse(const floating[::1] data, const int[::1] indices, const int[
     _check_lengths(n, indptr.shape[0] - 1, y, h, w, R, intercept, mu, lipschitz, l1, l2,
                    lower, upper)
     _check_ws(ws, indptr.shape[0] - 1)
-    if data.shape[0] < indptr[indptr.shape[0] - 1] or indices.shape[0] < data.shape[0]:
-        raise ValueError("data/indices shorter than indptr[-1]")
+    _csc_pointers(data, indices, indptr, &dptr, &iptr)
     if m == 0 or n == 0:
         return 0, 0.0
-    if data.shape[0] > 0:
-        dptr = &data[0]
-        iptr = &indices[0]
     with nogil:
         ep = _cd_solve(dptr, iptr, &indptr[0], n, &y[0], &h[0], &w[0], &R[0], &intercept[0],
                        &mu[0], &lipschitz[0], &l1[0], &l2[0], &lower[0], &upper[0],
@@ -1139,7 +1256,8 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
     cdef int status = _MAX_ITER, n_stalled = 0, first = 1
     cdef double hsum = 0.0, gap = INFINITY, D_best = -INFINITY, best_gap = INFINITY
     cdef double P = INFINITY, s, b = 0.0, radius, u, d, l1j, lo, up, sc, thr, inner_gap
-    cdef double D, ybar = 0.0, rate = 0.0, target
+    cdef double D, ybar = 0.0, rate = 0.0, target = INFINITY, itol = inner_tol
+    cdef bint saturated
     cdef double* cb
     cdef double out[4]
     cdef double dout[2]
@@ -1238,6 +1356,17 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
         m = new_m
         # ---- working set: the max(p0, 2 |forced|) best scores (skglm's growth rule)
         ws_size = max(p0, 2 * n_forced)
+        saturated = m_ws > 0 and 10 * n_forced >= 9 * m_ws
+        if saturated:
+            # nearly every feature of the last set became non-zero: more are wanted; grow
+            # 4x instead of 2x (fewer full X^T v passes before the set holds the support)
+            ws_size = max(ws_size, 4 * n_forced)
+        elif m_ws > 0 and gap <= 2.0 * target:
+            # the full gap is within 2x the set's target: the set held (nearly) all that
+            # matters, so its problem is worth solving further before the next full pass
+            itol = fmax(0.1 * itol, 1e-6)
+        else:
+            itol = inner_tol
         if ws_size > m:
             ws_size = m
         if ws_size < m:
@@ -1280,7 +1409,7 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
             status = _EMPTY_WS
             break
         # ---- inner solver on the working set
-        need = (K + 3) * <Py_ssize_t> m_ws + (K + 2) * <Py_ssize_t> n
+        need = (K + 9) * <Py_ssize_t> m_ws + (K + 2) * <Py_ssize_t> n  # work_size
         if need > work_len:
             need = need + need // 2
             work = <double*> realloc(work, need * sizeof(double)) if work != NULL \
@@ -1293,7 +1422,7 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
         # floor 0.8 tol: once the set holds the support, the full gap is the set's gap up
         # to the features outside it; a lower floor makes the last, slowest solve (the gap
         # is then limited by the dual point) run much longer than the tolerance needs
-        target = 0.8 * tol_abs if m_ws == m else fmax(inner_tol * gap, 0.8 * tol_abs)
+        target = 0.8 * tol_abs if m_ws == m else fmax(itol * gap, 0.8 * tol_abs)
         # first check where the rate of the previous set predicts the target
         first_check = check_every
         if rate < 0.0:
@@ -1420,10 +1549,14 @@ def enet_solve_dense(const floating[::1, :] X, const floating[::1] y, const floa
     2. gap-safe screening with radius ``sqrt(2 gap) + eps_margin`` (Ndiaye et al. 2017):
        screened features are set to 0 and removed from ``active`` for good;
     3. the working set: the ``max(p0, 2 |forced|)`` smallest scores
-       ``(l1_j - |s c_j|) / sqrt(L_j)`` (forced: non-zero and unpenalized features),
+       ``(l1_j - |s c_j|) / sqrt(L_j)`` (forced: non-zero and unpenalized features;
+       ``4 |forced|`` when at least 90% of the previous set was forced),
        in increasing feature order, plus ``ws_init`` at the first iteration;
     4. the inner solver of :func:`cd_solve_dense` on it, to a restricted gap of
-       ``max(inner_tol * gap, tol / 2)``.
+       ``max(f * gap, 0.8 tol)`` (``tol`` alone once the set holds every active
+       feature), where ``f = inner_tol`` is divided by 10 (down to 1e-6) after each
+       outer iteration whose gap came within 2x of the previous set's target, and
+       reset otherwise.
 
     Float32 fits (``patience > 0``) stop when the gap has not decreased by 10% over
     ``patience`` outer iterations. ``project`` (unpenalized features): a Python
@@ -1473,16 +1606,95 @@ def enet_solve_sparse(const floating[::1] data, const int[::1] indices, const in
     """As :func:`enet_solve_dense` for CSC ``X`` given by ``data, indices, indptr`` (int32)."""
     cdef const floating* dptr = NULL
     cdef const int* iptr = NULL
-    if data.shape[0] < indptr[indptr.shape[0] - 1] or indices.shape[0] < data.shape[0]:
-        raise ValueError("data/indices shorter than indptr[-1]")
-    if data.shape[0] > 0:
-        dptr = &data[0]
-        iptr = &indices[0]
+    _csc_pointers(data, indices, indptr, &dptr, &iptr)
     return _enet_solve_wrap(dptr, iptr, &indptr[0], y.shape[0], indptr.shape[0] - 1, y, h, w,
                             R, mu, lipschitz, l1, l2, lower, upper, active, ws_init, corr_out,
                             tol, max_iter, max_epochs, p0, anderson_k, check_every, inner_tol,
                             eps_margin, screening, fit_intercept, unit_weights, seed, shuffle,
                             n_threads, patience, verbose, project)
+
+
+cdef tuple _full_gap_wrap(const floating* data, const int* indices, const int* indptr,
+                          int n, int p, const floating[::1] y, const floating[::1] h,
+                          const floating[::1] w, const floating[::1] R, const double[::1] mu,
+                          const floating[::1] l1, const floating[::1] l2,
+                          const floating[::1] lower, const floating[::1] upper,
+                          const int[::1] active, bint fit_intercept, int n_threads,
+                          object project, double[::1] corr_out):
+    """Check lengths, allocate the scratch, run :func:`_full_gap`."""
+    cdef int m = active.shape[0], rc, k
+    cdef double hsum = 0.0
+    cdef double out[4]
+    cdef PyObject* proj = NULL if project is None else <PyObject*> project
+    _check_lengths(n, p, y, h, w, R, np.empty(1), mu, mu, l1, l2, lower, upper)
+    _check_ws(active, p)
+    if corr_out is not None and corr_out.shape[0] != m:
+        raise ValueError("corr_out must have len(active) entries")
+    if n <= 0:
+        raise ValueError("no samples")
+    fdtype = np.float64 if floating is double else np.float32
+    cdef double[::1] c = np.empty(max(m, 1))
+    cdef double[::1] rho = np.empty(n)
+    cdef floating[::1] v = np.empty(n, dtype=fdtype)
+    cdef const int* act = &active[0] if m > 0 else NULL
+    for k in range(n):
+        hsum += h[k]
+    with nogil:
+        rc = _full_gap(data, indices, indptr, n, &y[0], &h[0], hsum, &w[0] if p > 0 else NULL,
+                       &R[0], &mu[0] if p > 0 else NULL, &l1[0] if p > 0 else NULL,
+                       &l2[0] if p > 0 else NULL, &lower[0] if p > 0 else NULL,
+                       &upper[0] if p > 0 else NULL, act, m, &c[0], &rho[0], &v[0],
+                       fit_intercept, max(n_threads, 1), proj, out)
+    if rc != 0:
+        raise RuntimeError("full_gap: project failed")  # replaced by the callback's exception
+    if corr_out is not None and m > 0:
+        corr_out[:] = c[:m]
+    return out[0], out[1], out[2], out[3]
+
+
+def full_gap_dense(const floating[::1, :] X, const floating[::1] y, const floating[::1] h,
+                   const floating[::1] w, const floating[::1] R, const double[::1] mu,
+                   const floating[::1] l1, const floating[::1] l2, const floating[::1] lower,
+                   const floating[::1] upper, const int[::1] active, bint fit_intercept=True,
+                   int n_threads=1, object project=None, double[::1] corr_out=None):
+    """Primal value, dual value and intercept at ``w`` from its residual: the certificate
+    computed at every outer iteration of :func:`enet_solve_dense`.
+
+    With ``R = y - X w`` (no intercept; consistent with ``w``), ``b = sum_i h_i R_i / H``
+    (two passes, ``H = sum_i h_i``; 0 without intercept), the centered residual
+    ``rho = R - b`` (then made orthogonal to the unpenalized columns by ``project(rho)``,
+    a Python callable modifying the float64 memoryview in place, if given),
+    ``c_k = sum_i h_i (x_ij - mu_j) rho_i`` for ``j = active[k]`` (one ``X^T v`` pass on
+    :func:`shared_threads` ``(n_threads)`` threads) and ``s`` the largest scaling making
+    ``s rho`` dual feasible (:func:`enet_dual_terms`):
+
+    ``P = 1/2 sum_i h_i (R_i - b)^2 + sum_{j in active} l1_j |w_j| + l2_j/2 w_j^2`` and
+    ``D = s <y - ybar, rho>_h - s^2/2 ||rho||_h^2 - sum_k g_j*(s c_k)``.
+
+    Returns
+    -------
+    P, D, s, b : float
+        ``P - D`` is a duality gap of the problem restricted to ``active`` (the others
+        fixed at 0). ``corr_out`` (len(active), float64, optional) receives ``c``.
+    """
+    return _full_gap_wrap(&X[0, 0] if X.shape[0] * X.shape[1] > 0 else NULL, NULL, NULL,
+                          X.shape[0], X.shape[1], y, h, w, R, mu, l1, l2, lower, upper,
+                          active, fit_intercept, n_threads, project, corr_out)
+
+
+def full_gap_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
+                    const floating[::1] y, const floating[::1] h, const floating[::1] w,
+                    const floating[::1] R, const double[::1] mu, const floating[::1] l1,
+                    const floating[::1] l2, const floating[::1] lower,
+                    const floating[::1] upper, const int[::1] active, bint fit_intercept=True,
+                    int n_threads=1, object project=None, double[::1] corr_out=None):
+    """As :func:`full_gap_dense` for CSC ``X`` given by ``data, indices, indptr`` (int32)."""
+    cdef const floating* dptr = NULL
+    cdef const int* iptr = NULL
+    _csc_pointers(data, indices, indptr, &dptr, &iptr)
+    return _full_gap_wrap(dptr, iptr, &indptr[0], y.shape[0], indptr.shape[0] - 1, y, h, w, R,
+                          mu, l1, l2, lower, upper, active, fit_intercept, n_threads, project,
+                          corr_out)
 
 
 def axpy_columns_dense(const floating[::1, :] X, const double[::1] coef, const int[::1] ws,
