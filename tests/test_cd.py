@@ -80,6 +80,23 @@ def test_xtv_parallel_matches_serial(rng):
     np.testing.assert_allclose(a, X.T @ v, rtol=1e-10)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_col_stats_parallel_matches_serial(rng, sparse):
+    """Above 2e6 entries the column statistics split features over threads: each
+    column is still summed by one thread in one order, so the results are identical."""
+    n, p = 500, 6000
+    Xd = rng.standard_normal((n, p))
+    Xd[rng.uniform(size=(n, p)) < 0.3] = 0.0              # 2.1e6 stored entries
+    X = sp.csc_matrix(Xd) if sparse else np.asfortranarray(Xd)
+    h = rng.uniform(0, 2, n)
+    for center in (True, False):
+        one, two = column_stats(X, h, center, 1), column_stats(X, h, center, 2)
+        np.testing.assert_array_equal(one[0], two[0])
+        np.testing.assert_array_equal(one[1], two[1])
+        mu_ref = (h @ Xd) / h.sum() if center else np.zeros(p)
+        np.testing.assert_allclose(two[1], h @ (Xd - mu_ref) ** 2, rtol=1e-12)
+
+
 @pytest.mark.parametrize("l1,l2,lo,up", [(0.5, 0.0, -1.0, 2.0), (0.5, 0.3, -np.inf, np.inf),
                                          (0.2, 0.0, 0.0, np.inf), (0.0, 1.0, -0.5, 0.4),
                                          (0.3, 0.2, 0.0, 1.0)])

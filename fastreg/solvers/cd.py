@@ -127,7 +127,7 @@ class CDResult:
     corr: np.ndarray
 
 
-def column_stats(X, h, fit_intercept):
+def column_stats(X, h, fit_intercept, n_threads=None):
     """Weighted column means ``mu`` and centered squared norms (Lipschitz constants).
 
     ``mu_j = sum_i h_i x_ij / sum(h)`` (zeros if not ``fit_intercept``) and
@@ -135,15 +135,18 @@ def column_stats(X, h, fit_intercept):
     is set to 0 (the feature is then never updated) when it is at the rounding level of
     the uncentered norm, ``L_j <= (4 sqrt(n) eps)^2 sum_i h_i x_ij^2``: such a column is
     constant up to rounding. ``X`` as validated by
-    :func:`fastreg._validation.check_X` (Fortran dense or CSC int32).
+    :func:`fastreg._validation.check_X` (Fortran dense or CSC int32). ``n_threads``:
+    OpenMP threads of the pass (None: OpenMP's default).
     """
     p = X.shape[1]
+    n_threads = n_threads_default() if n_threads is None else max(1, int(n_threads))
     mu = np.zeros(p)
     lips = np.zeros(p)
     if sp.issparse(X):
-        _cd.col_stats_sparse(X.data, X.indices, X.indptr, h, mu, lips, bool(fit_intercept))
+        _cd.col_stats_sparse(X.data, X.indices, X.indptr, h, mu, lips, bool(fit_intercept),
+                             n_threads)
     else:
-        _cd.col_stats_dense(X, h, mu, lips, bool(fit_intercept))
+        _cd.col_stats_dense(X, h, mu, lips, bool(fit_intercept), n_threads)
     if fit_intercept and p:
         # a column that is constant up to rounding has a centered norm of rounding noise
         # (e.g. ~eps^2 of its squared norm): it carries nothing, treat it as constant
@@ -279,7 +282,7 @@ def enet_cd(X, y, l1, l2, lower=None, upper=None, *, sample_weight=None, fit_int
     if excluded.any():
         l1 = np.where(excluded, 0, l1).astype(dtype)
     if stats is None:
-        stats = column_stats(X, h, fit_intercept)
+        stats = column_stats(X, h, fit_intercept, design.n_threads)
     mu, lips = stats
     if not (np.all(np.isfinite(lips)) and np.all(np.isfinite(mu))):
         raise ValueError("X has values too large: the squared column norms overflow float64 "
