@@ -268,3 +268,82 @@ def test_one_task_per_worker_same_tree_as_serial(client):
         assert got[0] == serial[0] and got[1] == serial[1]
         np.testing.assert_array_equal(got[2], serial[2])
     np.testing.assert_allclose(got[2], X.T @ (X @ w + 0.5 - y), rtol=1e-12)
+
+
+def test_rounds_run_on_actors_and_fall_back_to_tasks(client):
+    """After the build round the rounds are actor calls (same sums as the serial engine, bit
+    for bit); a failing actor call reruns the round as tasks with the same result."""
+    from fastreg.dask._block import block_loss_grad
+    X, y = _data(n=91, p=7)
+    engine, p, _ = build_engine(da.from_array(X, chunks=(13, 7)), y, None, client)
+    try:
+        assert engine._hosts and sorted(engine._hosts) == sorted(a for a, _ in engine._groups())
+        w = np.linspace(-1, 1, 7)
+        blocks = client.gather(engine.blocks)
+        serial = _engine.SerialEngine(blocks, fan_in=engine.fan_in).map_sum(
+            block_loss_grad, w, 0.5, 0)
+        got = engine.map_sum(block_loss_grad, w, 0.5, 0)
+        assert got[0] == serial[0] and got[1] == serial[1]
+        np.testing.assert_array_equal(got[2], serial[2])
+
+        class Broken:
+            def run(self, *args):
+                raise OSError("lost")
+        engine._hosts = {addr: Broken() for addr in engine._hosts}
+        again = engine.map_sum(block_loss_grad, w, 0.5, 0)
+        assert engine._hosts == {}                   # dropped: the later rounds are tasks
+        np.testing.assert_array_equal(again[2], serial[2])
+        np.testing.assert_array_equal(engine.map_sum(block_loss_grad, w, 0.5, 0)[2], serial[2])
+    finally:
+        engine.close()
+
+
+def test_lbfgs_scaling_and_labels_encoded_in_place(client):
+    """The build round's column sums of squares give L-BFGS's Jacobi scaling; the labels are
+    encoded in place on the workers; the fit matches the single-machine estimator."""
+    from fastreg.dask import _lbfgs
+    X, y = _data(n=400, p=9, seed=3)
+    labels = np.where(y > 1.0, "b", "a")
+    engine, p, _ = build_engine(da.from_array(X, chunks=(70, 9)), labels, None, client,
+                                labels=True)
+    try:
+        np.testing.assert_allclose(engine.sq, (X * X).sum(0), rtol=1e-12)
+        problem = Problem(engine, LOGISTIC, 0.0, 1.0, True, C=2.0)
+        D = _lbfgs._scaling(problem)
+        np.testing.assert_allclose(D[:p], 1 / np.sqrt(0.5 * (X * X).sum(0) + 1.0), rtol=1e-12)
+        assert D[p] == pytest.approx(1 / np.sqrt(0.5 * 400))
+        res = _lbfgs.lbfgs(problem, tol=1e-10, max_iter=500)
+        assert res.converged
+    finally:
+        engine.close()
+    ref = fastreg.LogisticRegression(C=2.0, tol=1e-12).fit(X, labels)
+    ypm = np.where(labels == "b", 1.0, -1.0)
+    obj = dict(C=2.0, l1_ratio=0.0)
+    assert _rel(logistic_objective(X, ypm, res.coef, res.intercept, **obj),
+                logistic_objective(X, ypm, ref.coef_[0], ref.intercept_[0], **obj)) < 1e-8
+
+
+def test_sparse_lbfgs_checks_the_gap_rarely(client, monkeypatch):
+    """Sparse logistic with intercept by L-BFGS: the gap's dual passes are taken when the
+    model predicts convergence (a handful, not one per few iterations), and the fit matches
+    the single-machine estimator."""
+    rng = np.random.default_rng(4)
+    X = sp.random(600, 40, density=0.1, format="csr", random_state=5)
+    y = np.where(X @ rng.standard_normal(40) + 0.3 * rng.standard_normal(600) > 0.2, 1, 0)
+    names = []
+    original = _engine.DaskEngine.map_sum
+
+    def counted(self, fn, *args):
+        names.append(fn.__name__)
+        return original(self, fn, *args)
+
+    monkeypatch.setattr(_engine.DaskEngine, "map_sum", counted)
+    est = fd.LogisticRegression(C=5.0, tol=1e-8, solver="lbfgs", client=client).fit(
+        da.from_array(X, chunks=(150, 40), asarray=False), y)
+    ref = fastreg.LogisticRegression(C=5.0, tol=1e-12).fit(X, y)
+    ypm = 2.0 * y - 1
+    obj = dict(C=5.0)
+    assert _rel(logistic_objective(X, ypm, est.coef_[0], est.intercept_[0], **obj),
+                logistic_objective(X, ypm, ref.coef_[0], ref.intercept_[0], **obj)) < 1e-8
+    assert names.count("block_logistic_dual") <= 3
+    assert names.count("block_loss_grad") <= int(est.n_iter_[0]) + 4

@@ -34,6 +34,8 @@ class RowBlock:
         self.n = X.shape[0]
         self._token = None
         self._z = None
+        self.labels = None      # raw labels (classification), see :func:`encode_labels`
+        self.classes = None     # the classes ``y = +-1`` encodes, once encoded
 
     def xw(self, w, token=None):
         """``X w`` (float64), from the cache when ``token`` matches."""
@@ -103,7 +105,7 @@ def make_block(X, y, sw, dtype, index, labels=False):
     CSR with int32 indices, sorted and without duplicates. ``sw=None``: unit
     weights. ``labels=True`` (classification): ``y`` is kept as given in
     ``block.labels`` (any dtype) and ``block.y`` is set by
-    :func:`encode_block` once the classes are known.
+    :func:`encode_labels` once the classes are known.
     """
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=dtype)
@@ -163,26 +165,33 @@ class LabelWeights:
         return LabelWeights(uniq, weights, xs)
 
 
-def encode_block(block, classes):
-    """The block with ``y = +-1`` (``+1`` for ``classes[1]``) from its raw labels (on a worker).
-
-    A new :class:`RowBlock` sharing ``X`` and ``sw`` (no copy); ValueError on unknown labels.
-    """
+def encode_labels(block, classes):
+    """Set ``block.y = +-1`` (``+1`` for ``classes[1]``) from its raw labels, in place (on a
+    worker; the engine's ``prepare`` step, so a block rebuilt from its graph after a lost
+    worker is encoded again). A no-op once done for these classes; ValueError on unknown
+    labels."""
+    if block.labels is None or (block.classes is not None
+                                and np.array_equal(block.classes, classes)):
+        return
     pos = block.labels == classes[1]
     if not np.all(pos | (block.labels == classes[0])):
         raise ValueError("y has labels not in classes_")
-    return RowBlock(block.X, np.where(pos, 1.0, -1.0).astype(block.X.dtype), block.sw)
+    block.y = np.where(pos, 1.0, -1.0).astype(block.X.dtype)
+    block.classes = np.array(classes)
 
 
 # ---------------------------------------------------------------- functions mapped over blocks
 def block_stats(block, gram=False):
-    """``(n, S, sum s y, sum s y^2, X^T s, sum_{y>0} s, labels, first)`` of one block (float64).
+    """``(n, S, sum s y, sum s y^2, X^T s, sum_{y>0} s, labels, first, sq)`` of one block
+    (float64).
 
     ``labels``: a :class:`LabelWeights` of the raw labels when the block has
     them, else None. ``gram=True``: ``first = (X^T (s y), X^T diag(s) X)``
     (``X^T (s y)`` None for raw labels, whose ``labels.xs`` then hold
     ``X^T (s 1[y = label])``): what a Newton step from ``(w, b) = 0`` needs,
     for either loss, so that the first Newton round is this one (else None).
+    ``sq = X^T (s x^2)`` (the weighted column sums of squares: the diagonal of
+    ``X^T diag(s) X``, which scales L-BFGS's variables) when ``gram=False``, else None.
     """
     sw = block.sw.astype(np.float64)
     y = block.y.astype(np.float64)
@@ -211,7 +220,19 @@ def block_stats(block, gram=False):
         xsy = block.xtv((block.sw * block.y).astype(block.X.dtype))
         first = (xsy, first[1])
     return (float(block.n), float(sw.sum()), float(sw @ y), float(sw @ (y * y)),
-            m, float(sw[y > 0].sum()), labels, first)
+            m, float(sw[y > 0].sum()), labels, first, None if gram else _column_squares(block))
+
+
+def _column_squares(block):
+    """``X^T (s x^2)`` of one block (float64), without an ``n x p`` temporary for dense blocks."""
+    X, p = block.X, block.X.shape[1]
+    if block.n == 0:
+        return np.zeros(p)
+    if block.sparse:
+        out = np.zeros(p, dtype=X.dtype)
+        _blocks.xtv_csr(X.data * X.data, X.indices, X.indptr, block.sw, out)
+        return out.astype(np.float64)
+    return np.einsum("ij,ij,i->j", X, X, block.sw, dtype=np.float64)
 
 
 def block_loss_grad(block, w, b, loss_code, token=None, c_scale=1.0):

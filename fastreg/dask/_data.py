@@ -14,7 +14,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ._block import block_stats, encode_block, make_block
+from ._block import block_stats, encode_labels, make_block
 from ._engine import DaskEngine
 
 
@@ -87,13 +87,14 @@ def build_engine(X, y, sample_weight, client, labels=False, gram_max_features=0)
     One round: the blocks are built and their sums (:func:`block_stats`) come
     back. ``labels=True`` (classification): the same round returns the
     distinct labels of ``y`` with their total weights, the blocks then map
-    ``y`` to ``+-1`` (``+1`` for the second class) on the workers, chained
-    without a round trip; ``engine.classes`` holds the sorted labels and
-    ``engine.stats`` the sums of the encoded blocks. A bad block raises its
+    ``y`` to ``+-1`` (``+1`` for the second class) in place on the workers,
+    at the start of the next round (``engine.prepare``); ``engine.classes``
+    holds the sorted labels and ``engine.stats`` the sums of the encoded blocks. A bad block raises its
     ValueError here. ``n_features <= gram_max_features``: the same round also returns
     ``engine.first = (X^T (s y), X^T diag(s) X)`` (``y = +-1`` for labels; see
     :func:`block_stats`): a Newton solver started at 0 takes its first step
-    from these (no Newton round at the start point); else ``engine.first`` is None.
+    from these (no Newton round at the start point); else ``engine.first`` is None and
+    ``engine.sq`` holds the weighted column sums of squares ``X^T (s x^2)`` (L-BFGS's scaling).
     """
     from dask import delayed
     X, dtype = as_row_chunked(X, client)
@@ -112,19 +113,15 @@ def build_engine(X, y, sample_weight, client, labels=False, gram_max_features=0)
     engine = DaskEngine(client, client.compute(parts))
     # only these n_features-sized sums travel, the blocks stay on the workers
     gram = p <= gram_max_features
-    n_rows, S, Sy, Syy, m, Spos, counts, first = engine.map_sum(block_stats, gram)
-    engine.classes, engine.first = None, first
+    n_rows, S, Sy, Syy, m, Spos, counts, first, sq = engine.map_sum(block_stats, gram)
+    engine.classes, engine.first, engine.sq = None, first, sq
     if labels:
         engine.classes = counts.values
         engine.first = None
         if counts.values.shape[0] == 2 and first is not None and counts.xs is not None:
             engine.first = (2 * counts.xs[1] - m, first[1])          # X^T (s y), y = +-1
         if counts.values.shape[0] == 2:
-            raw = engine.blocks
-            engine.blocks = client.map(encode_block, raw, classes=counts.values, pure=False,
-                                       retries=engine.retries)
-            for f in raw:
-                f.release()
+            engine.prepare = (encode_labels, (counts.values,))   # in place, on the workers
             Spos = float(counts.weights[1])
             Sy, Syy = 2 * Spos - S, S            # y = +-1
     engine.stats = (n_rows, S, Sy, Syy, m, Spos)

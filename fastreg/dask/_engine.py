@@ -5,18 +5,25 @@ A driver solver only talks to a :class:`BlockEngine`:
 * ``engine.map_sum(fn, *args)`` runs ``fn(block, *args)`` on every block and
   returns the sum of the results (tuples of floats and arrays are summed
   entry by entry), reduced in a fixed tree, so the result is deterministic
-  whatever worker ran what (the Dask engine sends one task per worker per
-  round, over the blocks that worker holds: the fixed cost of a task, not
+  whatever worker ran what (the Dask engine makes one call per worker per
+  round, over the blocks that worker holds: the fixed cost of a call, not
   the kernels, dominates a round of moderate size);
 * ``engine.map(fn, args_per_block, *args)`` returns the per-block results as
   a list (ADMM's local solves, one ``n_features`` vector per block).
 
 Two engines: :class:`DaskEngine` (dask.distributed; blocks persisted on the
-workers as futures; ``client.map`` plus a tree of ``client.submit`` sums, so
-only the arguments and the ``n_features``-sized results travel) and
+workers as futures; a round is one call per worker to a :class:`BlockHost`
+actor there, which reads the blocks from the worker's memory: an actor call
+costs a few milliseconds of scheduler and worker CPU, a task several times
+more, which on a small cluster is most of a round; any failure of an actor
+call (a lost worker, a moved block) reruns the round as tasks, which the
+scheduler retries and recomputes; only the arguments and the
+``n_features``-sized results travel) and
 :class:`SerialEngine` (the blocks in this process; for tests and debugging).
 Another engine (Ray, Spark, ...) implements the same three methods.
 """
+import functools
+
 import numpy as np
 
 
@@ -52,7 +59,9 @@ class BlockEngine:
     n_blocks = 0
     stats = None      # the sums of :func:`fastreg.dask._block.block_stats`, when known
     first = None      # (X^T s y, X^T diag(s) X) from the build round, when computed
+    sq = None         # X^T (s x^2) from the build round, when computed
     classes = None    # the sorted labels of a classifier's y, when the blocks encode them
+    prepare = None    # (fn, args): ``fn(block, *args)`` runs before every mapped function
 
     def map_sum(self, fn, *args):
         raise NotImplementedError
@@ -73,9 +82,11 @@ class SerialEngine(BlockEngine):
         self.fan_in = fan_in
 
     def map_sum(self, fn, *args):
+        fn = _with_prepare(self.prepare, fn)
         return tree_sum([fn(block, *args) for block in self.blocks], self.fan_in)
 
     def map(self, fn, per_block, *args):
+        fn = _with_prepare(self.prepare, fn)
         return [fn(block, extra, *args) for block, extra in zip(self.blocks, per_block)]
 
 
@@ -94,27 +105,47 @@ class DaskEngine(BlockEngine):
     retries : int
         Retries of a task that raised (a worker that dies is handled by the
         scheduler: its tasks and the blocks it held are recomputed elsewhere).
+    hosts : bool
+        Start one :class:`BlockHost` actor per worker (collected with the first round,
+        which places the blocks) and run the later rounds through them (else every
+        round is tasks).
     """
 
-    def __init__(self, client, blocks, fan_in=8, retries=3):
+    def __init__(self, client, blocks, fan_in=8, retries=3, hosts=True):
         self.client = client
         self.blocks = list(blocks)
         self.n_blocks = len(self.blocks)
         self.fan_in = fan_in
         self.retries = retries
         self._where = None
+        self._fresh = True                  # no round yet: the blocks are still being built
+        self._hosts = None if hosts else {}
+        self._host_futures = []
+        if hosts:                           # built with the blocks, collected with the first round
+            try:
+                self._host_futures = [
+                    (addr, client.submit(BlockHost, actor=True, workers=[addr],
+                                         allow_other_workers=True, pure=False))
+                    for addr in sorted(client.scheduler_info()["workers"])]
+            except Exception:               # pragma: no cover - no actors: every round is tasks
+                self._hosts = {}
 
     def map_sum(self, fn, *args):
-        groups = self._groups()
+        fn = _with_prepare(self.prepare, fn)
+        groups = None if self._fresh else self._groups()
+        self._fresh = False
         if groups is None:                  # blocks not placed yet: one task per block
             return self._map_sum_per_block(fn, *args)
-        futures = [self.client.submit(_run_group, fn, idx, self.fan_in, self.n_blocks, args,
-                                      *[self.blocks[k] for k in idx], workers=[addr],
-                                      allow_other_workers=True, pure=False,
-                                      retries=self.retries)
-                   for addr, idx in groups]
+        results = self._run_hosts(fn, groups, args)
+        if results is None:
+            futures = [self.client.submit(_run_group, fn, idx, self.fan_in, self.n_blocks, args,
+                                          *[self.blocks[k] for k in idx], workers=[addr],
+                                          allow_other_workers=True, pure=False,
+                                          retries=self.retries)
+                       for addr, idx in groups]
+            results = self._gather(futures)
         nodes, loose = {}, {}
-        for (addr, idx), (ran_on, items) in zip(groups, self.client.gather(futures)):
+        for (addr, idx), (ran_on, items) in zip(groups, results):
             if ran_on != addr:              # moved (a lost worker): look again next round
                 self._where = None
             for kind, k, value in items:
@@ -125,6 +156,31 @@ class DaskEngine(BlockEngine):
                  for j in range(-(-self.n_blocks // f))]
         return tree_sum(parts, f)           # the upper levels of the tree: here
 
+    def _run_hosts(self, fn, groups, args):
+        """The round's per-worker results through the :class:`BlockHost` actors, or None (no
+        actor on some worker, or a call failed: then the actors are dropped, the placement is
+        looked up again and the caller runs the round as tasks). Every call is waited for
+        before returning, so no call still runs on a block when the tasks start."""
+        hosts = self._hosts
+        if not hosts or any(addr not in hosts for addr, _ in groups):
+            return None
+        calls, out, failed = [], [], False
+        try:
+            for addr, idx in groups:
+                calls.append(hosts[addr].run(fn, [self.blocks[k].key for k in idx], idx,
+                                             self.fan_in, self.n_blocks, args))
+        except Exception:                   # a lost actor: noticed when calling it
+            failed = True
+        for call in calls:
+            try:
+                out.append(call.result())
+            except Exception:
+                failed = True
+        if failed:
+            self._hosts, self._where = {}, None
+            return None
+        return out
+
     def _groups(self):
         """``[(worker address, [block indices])]`` from the scheduler (cached), or None."""
         if self._where is None or self._where[0] is not self.blocks:
@@ -132,22 +188,47 @@ class DaskEngine(BlockEngine):
             holders = [who.get(f.key) for f in self.blocks]
             if not all(holders):
                 return None
-            by = {}
-            for k, h in enumerate(holders):
-                by.setdefault(sorted(h)[0], []).append(k)
-            self._where = (self.blocks, sorted(by.items(), key=lambda item: item[1][0]))
+            self._place([sorted(h)[0] for h in holders])
         return self._where[1]
 
+    def _place(self, addresses):
+        """Record block ``k`` as held by ``addresses[k]``."""
+        by = {}
+        for k, addr in enumerate(addresses):
+            by.setdefault(addr, []).append(k)
+        self._where = (self.blocks, sorted(by.items(), key=lambda item: item[1][0]))
+
     def _map_sum_per_block(self, fn, *args):
-        futures = self.client.map(fn, self.blocks, *[[a] * self.n_blocks for a in args],
-                                  pure=False, retries=self.retries)
+        """One task per block and a tree of sums on the workers; the leaves also report where
+        they ran, which places the blocks for the next rounds."""
+        located = functools.partial(_located, fn)
+        futures = self.client.map(located, self.blocks, *[[a] * self.n_blocks for a in args],
+                                  range(self.n_blocks), pure=False, retries=self.retries)
         while len(futures) > self.fan_in:
-            futures = [self.client.submit(sum_results, *futures[i:i + self.fan_in], pure=False,
+            futures = [self.client.submit(_sum_located, *futures[i:i + self.fan_in], pure=False,
                                           retries=self.retries)
                        for i in range(0, len(futures), self.fan_in)]
-        return sum_results(*self.client.gather(futures))   # the root of the tree: here
+        where, total = _sum_located(*self._gather(futures))
+        if len(where) == self.n_blocks and all(where.values()):
+            self._place([where[k] for k in range(self.n_blocks)])
+        return total
+
+    def _gather(self, futures):
+        """``client.gather(futures)``, collecting the pending :class:`BlockHost` actors in the
+        same call (a lost actor leaves the engine without actors: every round is then tasks)."""
+        pending, self._host_futures = self._host_futures, []
+        if not pending:
+            return self.client.gather(futures)
+        try:
+            got = self.client.gather(futures + [fut for _, fut in pending])
+        except Exception:                   # a lost actor (or a failed task: raised here)
+            self._hosts = {}
+            return self.client.gather(futures)
+        self._hosts = dict((addr, actor) for (addr, _), actor in zip(pending, got[len(futures):]))
+        return got[:len(futures)]
 
     def map(self, fn, per_block, *args):
+        fn = _with_prepare(self.prepare, fn)
         futures = self.client.map(fn, self.blocks, list(per_block),
                                   *[[a] * self.n_blocks for a in args],
                                   pure=False, retries=self.retries)
@@ -157,17 +238,63 @@ class DaskEngine(BlockEngine):
         for f in self.blocks:
             f.release()
         self.blocks = []
+        self._hosts, self._host_futures = None, []
 
 
-def _run_group(fn, indices, fan_in, n_blocks, args, *blocks):
-    """On one worker: ``fn`` over the blocks it holds; ``(address, items)``.
+class BlockHost:
+    """Actor on one worker: a round over the blocks this worker holds, read from its memory.
 
-    The tree's first-level nodes (``fan_in`` consecutive blocks) held entirely
-    here are summed here, ``("node", j, sum)``; the blocks of the other nodes
-    come back alone, ``("block", k, result)``: the driver completes the same
-    tree, so the sum does not depend on which worker holds which block.
+    An actor call goes from the client to the worker without the scheduler's task
+    bookkeeping (the blocks stay futures of the client, so a lost worker's blocks are
+    still recomputed by the scheduler: :class:`DaskEngine` then reruns the round as tasks).
     """
+
+    def __init__(self):
+        from distributed import get_worker
+        self._worker = get_worker()
+
+    def run(self, fn, keys, indices, fan_in, n_blocks, args):
+        """:func:`_run_group` over the blocks ``keys`` (KeyError if one is not held here)."""
+        data = self._worker.data
+        blocks = [data[key] for key in keys]
+        return self._worker.address, _group_items(fn, indices, fan_in, n_blocks, args, blocks)
+
+
+def _prepared(prepare, fn, block, *args):
+    prepare[0](block, *prepare[1])
+    return fn(block, *args)
+
+
+def _with_prepare(prepare, fn):
+    """``fn`` preceded by ``prepare = (g, args)``: ``g(block, *args)`` (None: ``fn``)."""
+    return fn if prepare is None else functools.partial(_prepared, prepare, fn)
+
+
+def _address():
     from distributed import get_worker
+    try:
+        return get_worker().address
+    except ValueError:                      # pragma: no cover - not on a worker
+        return None
+
+
+def _located(fn, block, *args):
+    """``({k: worker address}, fn(block, *args[:-1]))`` (``k = args[-1]``, the block index)."""
+    return {args[-1]: _address()}, fn(block, *args[:-1])
+
+
+def _sum_located(*parts):
+    where = {}
+    for part in parts:
+        where.update(part[0])
+    return where, sum_results(*[part[1] for part in parts])
+
+
+def _group_items(fn, indices, fan_in, n_blocks, args, blocks):
+    """``fn`` over ``blocks`` (indices ``indices``): the tree's first-level nodes
+    (``fan_in`` consecutive blocks) held entirely here are summed here, ``("node", j, sum)``;
+    the blocks of the other nodes come back alone, ``("block", k, result)``: the driver
+    completes the same tree, so the sum does not depend on which worker holds which block."""
     results = dict(zip(indices, (fn(block, *args) for block in blocks)))
     items, done = [], set()
     for k in indices:
@@ -180,11 +307,12 @@ def _run_group(fn, indices, fan_in, n_blocks, args, *blocks):
             done.add(j)
         else:
             items.append(("block", k, results[k]))
-    try:
-        address = get_worker().address
-    except ValueError:                      # pragma: no cover - not on a worker
-        address = None
-    return address, items
+    return items
+
+
+def _run_group(fn, indices, fan_in, n_blocks, args, *blocks):
+    """On one worker (a task): ``(address, items)`` of :func:`_group_items`."""
+    return _address(), _group_items(fn, indices, fan_in, n_blocks, args, blocks)
 
 
 def token(w, b=0.0):

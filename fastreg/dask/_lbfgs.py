@@ -1,21 +1,43 @@
 """L-BFGS for smooth problems (``l1 = 0``) with many features, stopped by the duality gap.
 
-scipy's L-BFGS-B drives the iteration; each function evaluation is one
-distributed pass (:meth:`Problem.loss_grad`: value and gradient of the
-datafit in the same pass, so a line-search trial costs one round and the
-accepted trial's gradient is already there). Only ``n_features + 1``-sized
-vectors travel. Every ``check_every`` iterations the callback computes the
-duality gap of the current iterate (least squares: from the pass already
-made; logistic: a few rounds over cached predictions plus one ``X^T u``
-pass) and stops the run when it is ``<= tol * P0``.
+Limited-memory BFGS (two-loop recursion, ``memory`` pairs) with an Armijo
+backtracking line search from the unit step, in scaled variables ``x = D u``
+with ``D = diag(H0)^(-1/2)`` and ``H0`` the Hessian at ``(w, b) = 0`` (its
+diagonal: the curvature bound times the weighted column sums of squares
+``X^T (s x^2)`` from the build round, plus ``l2``; the intercept's entry is
+the curvature times ``S``): a Jacobi preconditioner for free. On the sparse
+benchmark problem (10,000 features, density 1e-3, intercept) it cuts the
+iterations to a relative suboptimality of 1e-6 from 37 to 14 (the
+intercept's curvature is ``n_rows / n_nonzeros_per_column`` times a
+feature's). The driver's work per iteration is ``O(memory * n_features)``
+(scipy's L-BFGS-B, bound-constrained, cost tens of milliseconds per
+iteration at 10,000 features: more than a round's computation on the
+workers, and not divided by adding workers).
+
+Each function evaluation is one distributed pass (:meth:`Problem.loss_grad`:
+value and gradient of the datafit in the same pass, so a line-search trial
+costs one round and the accepted trial's gradient is already there). Only
+``n_features + 1``-sized vectors travel. The duality gap of the current
+iterate (least squares: from the pass already made, so at every iteration;
+logistic: a few rounds over cached predictions plus one ``X^T u`` pass) is
+computed when the model's predicted suboptimality ``g^T H g / 2 = -slope / 2``
+is below a threshold, and at least every ``check_every`` iterations; the run
+stops when it is ``<= tol * P0``. The threshold starts at the tolerance; a
+failed check lowers it by the factor tolerance / gap (near the optimum the
+gap of the sigmoid dual point shrinks like the prediction, both quadratic in
+the distance to the optimum), so each check is expected to be the last. The problems
+are strictly convex (``l2 > 0``), so every accepted step has ``s^T y > 0``.
 
 References
 ----------
-Byrd, Lu, Nocedal, Zhu (1995), A limited memory algorithm for bound
-constrained optimization, SIAM J. Sci. Comput. 16(5).
+Nocedal, Wright (2006), Numerical Optimization, 2nd ed., algorithms 7.4-7.5
+(two-loop recursion, L-BFGS) and 3.1 (backtracking).
+Liu, Nocedal (1989), On the limited memory BFGS method for large scale
+optimization, Math. Program. 45.
 """
+from collections import deque
+
 import numpy as np
-import scipy.optimize
 
 from ._block import LEAST_SQUARES
 from ._engine import token
@@ -23,52 +45,105 @@ from ._fista import Result
 from ._problem import GapTracker, start_point
 
 
+def _two_loop(g, pairs, gamma):
+    """``H g`` for the L-BFGS inverse-Hessian approximation (``H0 = gamma I``)."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        q -= a * y
+        alphas.append(a)
+    q *= gamma
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        q += (a - rho * float(y @ q)) * s
+    return q
+
+
 def lbfgs(problem, coef_init=None, intercept_init=0.0, *, tol=1e-4, max_iter=1000,
-          check_every=5, memory=20, verbose=0):
+          check_every=10, memory=20, sigma=1e-4, verbose=0):
     """Minimize a smooth ``problem`` (``l1 = 0``) by L-BFGS; returns a :class:`Result`."""
     if problem.l1 != 0.0:
         raise ValueError("solver='lbfgs' needs a smooth penalty (l1_ratio=0 / penalty='l2')")
     p = problem.m.shape[0]
     fi = problem.fit_intercept
     ls = problem.loss_code == LEAST_SQUARES
-    x0 = start_point(problem, coef_init, intercept_init)
+    D = _scaling(problem)
     track = GapTracker(problem, tol, "lbfgs", verbose)
-    last = {}
-    state = dict(n_iter=0, converged=False)
 
     def split(x):
         return x[:p], (x[p] if fi else 0.0)
 
     def fun(x):
+        """Objective and gradient at ``x`` (one round), with the sums the gap needs."""
         w, b = split(x)
         tok = None if ls else token(w, b)
         F, gw, gb, sums = problem.loss_grad(w, b, tok)
-        last.update(x=x.copy(), sums=sums, tok=tok)
         grad = gw + problem.l2 * w
-        return F + problem.penalty(w), (np.append(grad, gb) if fi else grad)
+        return F + problem.penalty(w), (np.append(grad, gb) if fi else grad), (sums, tok)
 
-    def callback(intermediate_result):
-        state["n_iter"] += 1
-        if state["n_iter"] % check_every == 0:
-            certify(intermediate_result.x)
-
-    def certify(x):
-        if "x" not in last or not np.array_equal(last["x"], x):
-            fun(x)
+    def certify(it, x, extra):
         w, b = split(x)
-        P, D, b_star = problem.gap(w, b, last["sums"], last["tok"])
-        if track.update(state["n_iter"], P, D, w, b_star):
-            state["converged"] = True
-            raise StopIteration
+        P, Dv, b_star = problem.gap(w, b, extra[0], extra[1])
+        return track.update(it, P, Dv, w, b_star)
 
-    res = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", callback=callback,
-                                  options=dict(maxiter=max_iter, maxcor=memory, ftol=0.0,
-                                               gtol=0.0, maxls=40))
-    if not state["converged"]:                       # certify the last iterate
-        try:
-            certify(res.x)
-        except StopIteration:
-            pass
+    x = start_point(problem, coef_init, intercept_init)
+    F, g, extra = fun(x)
+    pairs = deque(maxlen=memory)
+    gamma, converged, it = 1.0, False, 0
+    threshold, checked = track.tol_abs, 1       # gap check: prediction below it, or overdue
+    for it in range(1, max_iter + 1):
+        gu = D * g                                   # gradient in the scaled variables
+        d = -D * _two_loop(gu, list(pairs), gamma)
+        slope = float(g @ d)
+        if not slope < 0:                            # not a descent direction: restart
+            pairs.clear()
+            gamma = 1.0
+            d = -D * gu
+            slope = float(g @ d)
+        if slope == 0.0:                             # zero gradient: certify here, then stop
+            converged = certify(it, x, extra)
+            break
+        predicted = -0.5 * slope
+        if ls or predicted <= threshold or it - checked > check_every:
+            if certify(it - 1, x, extra):
+                converged, it = True, it - 1
+                break
+            checked = it
+            if predicted > 0 and track.gap > track.tol_abs:    # the gap ~ the prediction
+                threshold = min(threshold, predicted * track.tol_abs / track.gap)
+        t = 1.0
+        for _ in range(40):
+            xt = x + t * d
+            Ft, gt, extra_t = fun(xt)
+            if Ft <= F + sigma * t * slope:
+                break
+            t *= 0.5
+        else:                                        # the step is lost in rounding: stop
+            converged = certify(it, x, extra)
+            break
+        s, y = (xt - x) / D, (gt - g) * D
+        sy = float(s @ y)
+        if sy > 1e-12 * float(y @ y) and sy > 0:
+            pairs.append((s, y, 1.0 / sy))
+            gamma = sy / float(y @ y)
+        x, F, g, extra = xt, Ft, gt, extra_t
+    else:                                            # max_iter reached: certify the last iterate
+        converged = certify(it, x, extra)
     w, b = track.best
     return Result(coef=w, intercept=b, gap=float(track.gap), primal=float(track.primal),
-                  n_iter=state["n_iter"], converged=state["converged"], solver="lbfgs")
+                  n_iter=it, converged=converged, solver="lbfgs")
+
+
+def _scaling(problem):
+    """``D = diag(H0)^(-1/2)`` in the variables ``(w, b)`` (module docstring); ones where the
+    column sums of squares are unknown (``engine.sq`` not computed)."""
+    p = problem.m.shape[0]
+    q = p + (1 if problem.fit_intercept else 0)
+    sq = getattr(problem.engine, "sq", None)
+    if sq is None:
+        return np.ones(q)
+    diag = problem.curvature * np.asarray(sq, dtype=np.float64) + problem.l2
+    if problem.fit_intercept:
+        diag = np.append(diag, problem.curvature * problem.S)
+    diag[~(diag > 0)] = 1.0
+    return 1.0 / np.sqrt(diag)
