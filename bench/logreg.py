@@ -216,10 +216,14 @@ class Worker:
             raise RuntimeError(f"worker for {self.args[0]} did not start")
 
     def call(self, kind, args, cap):
-        """Result of the worker's ``kind(*args)``, or None if it takes more than ``cap`` s."""
-        self.conn.send((kind, args))
-        if self.conn.poll(cap):
-            return self.conn.recv()
+        """Result of the worker's ``kind(*args)``, or None if it takes more than ``cap`` s
+        (or the worker died: an exception in a fit is printed by the worker)."""
+        try:
+            self.conn.send((kind, args))
+            if self.conn.poll(cap):
+                return self.conn.recv()
+        except (EOFError, OSError):
+            pass
         self.proc.kill()        # this run's own worker process
         self.proc.join()
         self._start()

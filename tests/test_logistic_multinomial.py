@@ -33,14 +33,17 @@ def test_cd_kernel_minimizes_the_quadratic_model(rng, dtype, fmt, fit_intercept)
     lips = np.empty((K, ws.size))
     lips_b = np.empty(K)
     l1, l2 = 0.3, 0.2
-    args = (P, G, c, W, b, dz, s, lips, lips_b, ws, l1, l2, 0.0, fit_intercept, 5000, 0.0, 1e-26)
+    lips.fill(-1.0)
+    mask = np.ones((K, ws.size), dtype=np.uint8)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    args = (P, G, c, W, b, dz, s, lips, lips_b, mask, ws, l1, l2, 0.0, fit_intercept, 5000, tol)
     if fmt == "dense":
-        ep = _newton.multinomial_cd_dense(np.asfortranarray(X), *args)
+        ep, viol = _newton.multinomial_cd_dense(np.asfortranarray(X), *args)
     else:
         Xs = sp.csc_array(X)
-        ep = _newton.multinomial_cd_sparse(Xs.data, Xs.indices.astype(np.int32),
-                                           Xs.indptr.astype(np.int32), *args)
-    assert 1 <= ep < 5000
+        ep, viol = _newton.multinomial_cd_sparse(Xs.data, Xs.indices.astype(np.int32),
+                                                 Xs.indptr.astype(np.int32), *args)
+    assert 1 <= ep < 5000 and viol <= tol
     D = W.astype(np.float64) - W0
     assert np.all(D[:, 0] == 0)
     dz_ref = (X.astype(np.float64) @ D.T).T + b[:, None]
@@ -56,7 +59,7 @@ def test_cd_kernel_minimizes_the_quadratic_model(rng, dtype, fmt, fit_intercept)
     np.testing.assert_allclose(g[nz], -l1 * np.sign(Wn[nz]), atol=atol)
     assert np.all(np.abs(g[~nz]) <= l1 + atol)
     if fit_intercept:
-        np.testing.assert_allclose((G + Hdz).sum(axis=1), 0.0, atol=1e-8)
+        np.testing.assert_allclose((G + Hdz).sum(axis=1), 0.0, atol=atol)
     else:
         assert np.all(b == 0)
     np.testing.assert_allclose(lips[:, 0], (c * P * (1 - P)) @ X[:, 1].astype(np.float64) ** 2)
@@ -67,16 +70,22 @@ def test_cd_kernel_rejects_bad_shapes(rng):
     X = np.asfortranarray(rng.standard_normal((n, p)))
     P = np.full((K, n), 1.0 / K)
     args = [P, P.copy(), np.ones(n), np.zeros((K, p)), np.zeros(K), np.zeros((K, n)),
-            np.zeros(n), np.zeros((K, p)), np.zeros(K), np.arange(p, dtype=np.int32)]
+            np.zeros(n), np.zeros((K, p)), np.zeros(K), np.ones((K, p), dtype=np.uint8),
+            np.arange(p, dtype=np.int32)]
     bad = list(args)
-    bad[9] = np.array([0, 5], dtype=np.int32)
+    bad[10] = np.array([0, 5], dtype=np.int32)
     bad[7] = np.zeros((K, 2))
+    bad[9] = np.ones((K, 2), dtype=np.uint8)
     with pytest.raises(ValueError, match="out of range"):
-        _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0, 0.0)
+        _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0)
     bad = list(args)
     bad[6] = np.zeros(n + 1)
     with pytest.raises(ValueError, match="n_samples"):
-        _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0, 0.0)
+        _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0)
+    bad = list(args)
+    bad[9] = np.ones((K, p + 1), dtype=np.uint8)
+    with pytest.raises(ValueError, match="mask"):
+        _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0)
 
 
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])

@@ -62,7 +62,8 @@ Algorithm (outer loop and line search in Python, every O(n) or O(nnz) pass compi
    violation is below ``0.3`` times the full one (celer's and skglm's rule).
 
 Multinomial (softmax) problems: :func:`multinomial_prox_newton` (working-set
-proximal Newton on the full softmax Hessian, stopped by the optimality violation).
+proximal Newton on the full softmax Hessian, inexact subproblems with the same
+adaptive forcing term, stopped by the optimality violation).
 
 References
 ----------
@@ -82,6 +83,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg import blas as _blas
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _cd, _newton
@@ -99,6 +101,9 @@ _SUPPORT_EVERY = 50  # binary, Gram form: CD epochs between Newton steps on the 
 _SUPPORT_MAX = 300   # binary, Gram form: largest support solved directly
 _DIR_EPOCHS = 200   # binary: CD epochs per Newton direction at most (truncated CD still descends)
 _MN_EPOCHS = 300    # multinomial: CD sweeps per Newton direction
+_MN_SUPPORT_EVERY = 10   # multinomial: CD sweeps between Newton steps on the support
+_MN_SUPPORT_MAX = 1000   # multinomial: largest support (coordinates) solved directly
+_MN_SUPPORT_MIN_WORK = 100_000   # multinomial: smallest n_samples * support for a direct step
 
 
 def _forcing(v, v_prev):
@@ -327,29 +332,47 @@ def _support_newton(Q, r, x, l1w, l2w, m, fi, n_samples):
     g[:k] += l1w[S] * sgn + l2w[S] * x[S]
     H = Q[np.ix_(idx, idx)]
     H[np.arange(k), np.arange(k)] += l2w[S]
+    x_new = _orthant_newton(H, g, x[idx], np.arange(idx.size) < k)
+    if x_new is None:
+        return False
+    step = x_new - x[idx]
+    x[idx] = x_new
+    r += Q[:, idx] @ step
+    return True
+
+
+def _orthant_newton(H, g, x, signed):
+    """Sign-fixed Newton step of a quadratic: the new ``x``, or None if it does not decrease it.
+
+    The model is ``q(x + e) = q(x) + g^T e + 1/2 e^T H e`` on the orthant of
+    the signs of ``x[signed]`` (all non-zero; ``signed`` a boolean mask, the
+    other entries are free, e.g. intercepts). ``e = -H^{-1} g`` (Cholesky) is
+    followed up to the first sign change of ``x[signed]``, where that entry is
+    set to 0; the model decreases along ``t e``, ``t`` in ``[0, 1]``. None:
+    ``H`` not positive definite, non-finite step, or no decrease.
+    """
     try:
         e = cho_solve(cho_factor(H, check_finite=False), -g, check_finite=False)
-    except LinAlgError:
-        return False
+    except (LinAlgError, ValueError):
+        return None
     if not np.all(np.isfinite(e)):
-        return False
+        return None
     # largest step keeping the signs of the support
-    xs, es = x[S], e[:k]
+    xs, es = x[signed], e[signed]
+    sgn = np.sign(xs)
     cross = (xs + es) * sgn < 0
     t = 1.0
     if np.any(cross):
         t = float(np.min(-xs[cross] / es[cross]))
     change = t * float(g @ e) + 0.5 * t * t * float(e @ (H @ e))
     if not (t > 0.0 and change < 0.0):
-        return False
-    step = t * e
-    x_new = x[idx] + step
+        return None
+    x_new = x + t * e
     if t < 1.0:
-        x_new[:k][cross & (-xs / np.where(es == 0, 1.0, es) <= t)] = 0.0
-        step = x_new - x[idx]
-    x[idx] = x_new
-    r += Q[:, idx] @ step
-    return True
+        xs_new = x_new[signed]
+        xs_new[cross & (-xs / np.where(es == 0, 1.0, es) <= t)] = 0.0
+        x_new[signed] = xs_new
+    return x_new
 
 
 def _col_stats_ws(design, h, ws, mu, lips, fit_intercept):
@@ -670,17 +693,27 @@ def _log_softmax(Z):
     return Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True))
 
 
+def _mn_coord_violation(V, W, l1, l2):
+    """Per-entry distance of ``-(V + l2 W)`` to ``l1`` times the subdifferential of ``|.|``.
+
+    ``V``: gradient of the loss (or of its model) with respect to ``W``, same shape.
+    """
+    W = W.astype(np.float64, copy=False)
+    g = V + l2 * W if l2 else V
+    if not l1:
+        return np.abs(g)
+    return np.where(W > 0, np.abs(g + l1), np.where(W < 0, np.abs(g - l1),
+                                                     np.maximum(np.abs(g) - l1, 0.0)))
+
+
 def _multinomial_violation(V, W, rho):
     """Largest distance of ``-grad`` to the subdifferential of the penalty (per entry).
 
     ``V = X^T G`` is the gradient of the loss w.r.t. ``W`` (shape (p, K)).
     """
-    W = W.T.astype(np.float64)
-    if rho is None:
-        return float(np.max(np.abs(V), initial=0.0))
-    g = V + (1.0 - rho) * W
-    viol = np.where(W != 0, np.abs(g + rho * np.sign(W)), np.maximum(np.abs(g) - rho, 0.0))
-    return float(np.max(viol, initial=0.0))
+    l1 = 0.0 if rho is None else float(rho)
+    l2 = 0.0 if rho is None else 1.0 - float(rho)
+    return float(np.max(_mn_coord_violation(V, W.T, l1, l2), initial=0.0))
 
 
 def _class_shift(W, rho, n_bisect=60):
@@ -690,11 +723,22 @@ def _class_shift(W, rho, n_bisect=60):
     class's coefficients: the best such move only decreases the penalty.
     ``sum_k rho sign(W_kj + v) + (1 - rho)(W_kj + v)`` is non-decreasing in
     ``v`` with its root in ``[-max_k W_kj, -min_k W_kj]``: vectorized bisection
-    (for ``rho = 1`` any median is optimal).
+    over the non-zero columns. For ``rho = 1`` the minimizers are the negated
+    medians: the one closest to 0 is taken (no zero made non-zero for nothing).
     """
-    A = W.astype(np.float64)
+    v = np.zeros(W.shape[1])
+    cols = np.flatnonzero(np.any(W != 0, axis=0))
+    if cols.size == 0:
+        return v
+    A = W[:, cols].astype(np.float64)
     if rho == 0.0:
-        return -A.mean(axis=0)
+        v[cols] = -A.mean(axis=0)
+        return v
+    if rho == 1.0:
+        A.sort(axis=0)
+        K = A.shape[0]
+        v[cols] = np.clip(0.0, -A[K // 2], -A[(K - 1) // 2])
+        return v
     lo, hi = -A.max(axis=0), -A.min(axis=0)
     for _ in range(n_bisect):
         mid = 0.5 * (lo + hi)
@@ -702,7 +746,8 @@ def _class_shift(W, rho, n_bisect=60):
         dphi = (rho * np.sign(S) + (1.0 - rho) * S).sum(axis=0)
         lo = np.where(dphi < 0, mid, lo)
         hi = np.where(dphi < 0, hi, mid)
-    return 0.5 * (lo + hi)
+    v[cols] = 0.5 * (lo + hi)
+    return v
 
 
 def _softmax_state(Z, c, codes):
@@ -735,6 +780,131 @@ def _xt_dense(X, G, ws=None):
     return np.asarray(Xs.T @ G.T.astype(X.dtype, copy=False), dtype=np.float64)
 
 
+def _mn_direction(kernel, Xws, P, G, c, W, b, ws, V_ws, l1, l2, hess_floor, fit_intercept,
+                  tol, max_epochs):
+    """Proximal Newton direction of the multinomial problem on ``ws`` (``W``, ``b`` in place).
+
+    CD (:func:`fastreg._newton.multinomial_cd_dense` / ``_sparse``) on the
+    full second-order model, over the coordinates ``(k, j)`` that are non-zero
+    or violate the optimality condition by more than ``tol`` (``V_ws``, shape
+    ``(K, m)``: the loss gradient on ``ws`` at the current point, which is
+    the model's at a zero step), until their violation is ``<= tol``; then
+    the model gradient on all of ``ws`` (one product with ``X_ws``) is
+    checked and the coordinates still violating by more than ``tol`` join the
+    swept set (the working-set strategy of glmnet's inner loop, with the
+    check on the whole working set done by BLAS rather than by CD sweeps).
+    ``tol`` is the forcing term times the current violation (:func:`_forcing`).
+
+    Returns
+    -------
+    epochs : int
+        CD sweeps over the swept coordinates.
+    """
+    K, m = V_ws.shape
+    n = P.shape[1]
+    dz = np.zeros((K, n))
+    s = np.zeros(n)
+    lips = np.full((K, m), -1.0)
+    lips_b = np.empty(K)
+    mask = ((W[:, ws] != 0) | (_mn_coord_violation(V_ws, W[:, ws], l1, l2) > tol)).astype(
+        np.uint8)
+    cP = c * P
+    W0, b0 = W[:, ws].astype(np.float64), b.copy()
+    ep = 0
+    support = W[:, ws] != 0
+    next_direct, gap = _MN_SUPPORT_EVERY, _MN_SUPPORT_EVERY
+    while ep < max_epochs:
+        e, v = kernel(P, G, c, W, b, dz, s, lips, lips_b, mask, ws, l1, l2, float(hess_floor),
+                      bool(fit_intercept), int(min(max_epochs - ep, _MN_SUPPORT_EVERY)),
+                      float(tol))
+        ep += e
+        R = G + cP * (dz - s)            # model gradient with respect to Z
+        out = _mn_coord_violation(_xt_dense(Xws, R).T, W[:, ws], l1, l2) > tol
+        if not out.any() and not (fit_intercept and np.max(np.abs(R.sum(axis=1))) > tol):
+            break
+        mask |= out
+        support, settled = W[:, ws] != 0, support
+        settled = np.count_nonzero(settled != support) <= 0.05 * support.sum()
+        # CD slow on a settled support: a direct (sign-fixed) Newton step there (at
+        # doubling intervals: on a still moving support it is repeated less and less often)
+        if v > tol and settled and ep >= next_direct and \
+                _mn_support_newton(Xws, P, c, R, W, b, ws, l1, l2, fit_intercept):
+            gap *= 2
+            next_direct = ep + gap
+            # exact dz and s after the direct step
+            D = W[:, ws].astype(np.float64) - W0
+            dz[...] = np.asarray(Xws @ D.T.astype(Xws.dtype), dtype=np.float64).T + \
+                (b - b0)[:, None]
+            s[...] = (P * dz).sum(axis=0)
+    return ep
+
+
+def _mn_support_newton(Xws, P, c, R, W, b, ws, l1, l2, fit_intercept):
+    """Minimize the multinomial model on the support of ``W[:, ws]`` with its signs fixed.
+
+    The model of :func:`fastreg._newton.multinomial_cd_dense` has, between the
+    coordinates ``(k, j)`` and ``(l, j')``, the Hessian
+    ``sum_i c_i x_ij x_ij' (P_ik delta_kl - P_ik P_il)``: with ``A`` the
+    support's columns of ``X`` (one per coordinate, plus a column of ones for
+    the intercepts of the first ``K - 1`` classes; the last one is fixed, the
+    loss being invariant to a common shift), it is the class-block-diagonal
+    ``A_k^T diag(c P_k) A_k`` minus ``U^T U``, ``U = A`` scaled by
+    ``sqrt(c_i) P_{i, class}`` (BLAS products). ``R`` is the model gradient
+    with respect to ``Z`` at the current CD iterate. The step is
+    :func:`_orthant_newton`; ``W`` and ``b`` are updated in place. Only for
+    supports up to ``_MN_SUPPORT_MAX`` coordinates (and ``n_samples (K - 1)``,
+    the Hessian's rank bound), and from ``n_samples |support| >=
+    _MN_SUPPORT_MIN_WORK`` (below, CD sweeps cost less than the factorization):
+    on correlated features (image pixels) or with more features than samples,
+    CD alone needs tens of sweeps per decade of the violation once the support
+    is found.
+
+    Returns
+    -------
+    bool
+        Whether ``W``, ``b`` changed.
+    """
+    K, n = P.shape
+    Wws = W[:, ws]
+    kk, tt = np.nonzero(Wws)
+    q = kk.size
+    nb = K - 1 if fit_intercept else 0
+    if q == 0 or q + nb > min(_MN_SUPPORT_MAX, n * (K - 1)) or n * q < _MN_SUPPORT_MIN_WORK:
+        return False
+    # columns class by class (each class's block contiguous): its features, then its intercept
+    cls = np.concatenate([kk, np.arange(nb)])
+    order = np.argsort(cls, kind="stable")
+    cls = cls[order]
+    feat = np.concatenate([tt, np.full(nb, -1)])[order]
+    isf = feat >= 0
+    A = Xws[:, np.where(isf, feat, 0)]
+    A = np.asfortranarray(A.toarray() if hasattr(A, "toarray") else A, dtype=np.float64)
+    A[:, ~isf] = 1.0
+    sc = np.sqrt(c)
+    U = A * (P[cls] * sc).T                     # columns sqrt(c_i) P_{i, class} a_i
+    H = _blas.dsyrk(-1.0, U, trans=1)           # upper triangle of -U^T U
+    H += np.triu(H, 1).T
+    U *= sc[:, None]
+    bounds = np.searchsorted(cls, np.arange(K + 1))
+    for k in range(K):
+        lo, hi = bounds[k], bounds[k + 1]
+        if hi > lo:
+            H[lo:hi, lo:hi] += A[:, lo:hi].T @ U[:, lo:hi]
+    x = np.empty(q + nb)
+    x[isf] = Wws[cls[isf], feat[isf]]
+    x[~isf] = b[cls[~isf]]
+    g = np.einsum("ij,ij->i", A.T, R[cls])
+    g[isf] += l1 * np.sign(x[isf]) + l2 * x[isf]
+    H[np.flatnonzero(isf), np.flatnonzero(isf)] += l2
+    x_new = _orthant_newton(H, g, x, isf)
+    if x_new is None:
+        return False
+    Wws[cls[isf], feat[isf]] = x_new[isf]
+    W[:, ws] = Wws
+    b[cls[~isf]] = x_new[~isf]
+    return True
+
+
 def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, coef_init=None,
                             intercept_init=None, tol=1e-4, max_iter=100, max_newton=50,
                             max_epochs=10_000, p0=10, hess_floor=None, verbose=0, warn=True,
@@ -753,12 +923,17 @@ def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, 
     size ``max(p0, 2 |support|)``) and makes proximal Newton steps (Lee, Sun &
     Saunders 2014) on it: the **full** second-order model of the softmax loss
     (per-sample Hessian ``c_i (diag(P_i) - P_i P_i^T)``, all classes coupled) is
-    minimized with the penalty by coordinate descent
-    (:func:`fastreg._newton.multinomial_cd_dense` / ``_sparse``), followed by a
-    backtracking line search on the true objective; Newton steps stop when the
-    working-set violation is below ``0.3`` times the full one. Convergence is
-    then locally superlinear (the old block-diagonal scheme, one class at a
-    time, was only linear). The exact minimization of the penalty along the
+    minimized with the penalty (:func:`_mn_direction`: coordinate descent,
+    :func:`fastreg._newton.multinomial_cd_dense` / ``_sparse``, on the
+    coordinates that are non-zero or violate the optimality condition, the
+    whole working set checked by one BLAS product per 10 sweeps; a sign-fixed
+    Newton step on the support, :func:`_mn_support_newton`, when CD is slow
+    on a settled support) to the adaptive forcing term :func:`_forcing` times
+    the current working-set violation, followed by a backtracking line search
+    on the true objective; Newton steps stop when the working-set violation is
+    below ``0.3`` times the full one. Convergence is then locally superlinear
+    (the old block-diagonal scheme, one class at a time, was only linear). The
+    exact minimization of the penalty along the
     loss's null direction (a common shift of all classes, :func:`_class_shift`),
     along which the Newton model is flat, follows every outer iteration. Intercepts are returned centered (sum 0):
     the loss does not change when a constant is added to all of them.
@@ -835,8 +1010,8 @@ def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, 
     tol_abs = max(tol * viol0, floor_rel * viol0)
     XW = xw()
     Z = XW + b[:, None]
-    s = np.zeros(n)
     viol = np.inf
+    v_prev = np.inf     # working-set violation at the previous Newton iterate (forcing term)
     n_newton = n_epochs = n_stalled = 0
     converged = False
     it = 0
@@ -868,19 +1043,20 @@ def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, 
             ws = np.sort(np.argpartition(score, size - 1)[:size]) if size < p else all_feats
             ws = np.ascontiguousarray(ws, dtype=np.int32)
         m = ws.size
-        lips = np.empty((K, m))
-        lips_b = np.empty(K)
+        Xws = X[:, ws] if m < p else X      # one copy per working set, for the products
+        V_ws = np.ascontiguousarray(V[ws].T)
+        v_cur = float(np.max(_mn_coord_violation(V_ws, W[:, ws], l1, l2), initial=0.0))
+        if fit_intercept:
+            v_cur = max(v_cur, float(np.max(np.abs(G.sum(axis=1)))))
         target = 0.3 * viol
         stalled = False
         for _k in range(max_newton):
             # ---- Newton direction: CD on the full quadratic model, restricted to ws
+            tol_sub = max(_forcing(v_cur, v_prev) * v_cur, 0.1 * tol_abs)
             W_new = W.copy()
             b_new = b.copy()
-            dz = np.zeros((K, n))
-            s.fill(0.0)
-            ep = kernel(P, G, c64, W_new, b_new, dz, s, lips, lips_b, ws, l1, l2,
-                        float(hess_floor), bool(fit_intercept), int(min(max_epochs, _MN_EPOCHS)), 1e-6,
-                        float(floor_rel) * max(abs(Pobj), 1e-300) * 1e-3)
+            ep = _mn_direction(kernel, Xws, P, G, c64, W_new, b_new, ws, V_ws, l1, l2, hess_floor,
+                               fit_intercept, tol_sub, min(max_epochs, _MN_EPOCHS))
             n_epochs += ep
             n_newton += 1
             D = W_new[:, ws].astype(np.float64) - W[:, ws].astype(np.float64)
@@ -888,7 +1064,7 @@ def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, 
             # exact X D^T + db (the kernel's incremental dz drifts over many epochs)
             rows = np.flatnonzero(np.any(D != 0, axis=0))
             dz = np.zeros((K, n)) if rows.size == 0 else np.ascontiguousarray(
-                np.asarray(X[:, ws[rows]] @ D[:, rows].T.astype(dtype), dtype=np.float64).T)
+                np.asarray(Xws[:, rows] @ D[:, rows].T.astype(dtype), dtype=np.float64).T)
             dz += db[:, None]
             big = float(np.max(np.abs(dz), initial=0.0))
             if big > _MAX_DZ:
@@ -927,10 +1103,11 @@ def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, 
             f, P, G = _softmax_state(Z, c64, codes)
             Pobj = f + pen
             # ---- working-set violation
-            V_ws = _xt_dense(X, G, ws)
-            sub = _multinomial_violation(V_ws, W[:, ws], rho)
+            V_ws = np.ascontiguousarray(_xt_dense(Xws, G).T)
+            sub = float(np.max(_mn_coord_violation(V_ws, W[:, ws], l1, l2), initial=0.0))
             if fit_intercept:
                 sub = max(sub, float(np.max(np.abs(G.sum(axis=1)))))
+            v_prev, v_cur = v_cur, sub
             if sub <= target or sub <= tol_abs:
                 break
         if rho is not None:
