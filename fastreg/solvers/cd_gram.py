@@ -44,7 +44,7 @@ import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 
 from .. import _cd, _cd_gram
-from .cd import CDResult, column_stats, enet_cd
+from .cd import CDResult, column_stats, enet_cd, projector
 from .design import Design, n_threads_default
 
 __all__ = ["Gram", "build_gram", "gram_from_array", "gram_auto", "centered_xty",
@@ -274,7 +274,6 @@ def certified_gap(design, y, h, w, mu, l1, l2, lower, upper, active, hard, fit_i
     support = np.flatnonzero(w)
     if support.size:
         design.axpy_columns(-w[support].astype(np.float64), support, R)
-    from .cd import projector  # (kept local: the import line belongs to the Gram solver)
     errors = []
     project = projector(design, h, mu, w, lower, upper, hard, errors)
     c = np.ascontiguousarray
