@@ -27,7 +27,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._validation import check_sample_weight, check_X, check_X_y
 from ._base import VersionedPickleMixin
-from ..solvers.prox_newton import _log_softmax, logistic_prox_newton, multinomial_prox_newton
+from ..solvers.prox_newton import logistic_prox_newton
+from ..solvers.prox_newton_multinomial import _log_softmax, multinomial_prox_newton
 
 __all__ = ["LogisticRegression"]
 
