@@ -9,7 +9,10 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import check_array, validate_data
+from sklearn import get_config
+from sklearn.utils.validation import assert_all_finite, check_array, validate_data
+
+from . import _checks
 
 FLOAT_DTYPES = (np.float64, np.float32)
 _INT32_MAX = np.iinfo(np.int32).max
@@ -110,6 +113,17 @@ def check_sparse_structure(X, name="X"):
     ``indices`` (in range, non-negative), ``data`` length, and COO row/col
     ranges. Raises ``ValueError`` naming the defect.
     """
+    _sparse_structure(X, name)
+    return X
+
+
+def _sparse_structure(X, name):
+    """:func:`check_sparse_structure`; returns whether CSR/CSC indices are known canonical.
+
+    CSR/CSC matrices with int32 or int64 index arrays are checked in one
+    compiled pass (:func:`fastreg._checks.compressed_indices`), which also
+    tells whether every slice is strictly increasing (sorted, no duplicates).
+    """
     fmt = X.format
     n_rows, n_cols = X.shape
     if n_rows < 0 or n_cols < 0:
@@ -134,18 +148,23 @@ def check_sparse_structure(X, name="X"):
                              f"expected {n_major + 1}")
         if indptr[0] != 0:
             raise ValueError(f"sparse {name}: indptr[0] must be 0, got {indptr[0]}")
-        if np.any(np.diff(indptr) < 0):
-            raise ValueError(f"sparse {name}: indptr is not non-decreasing (non-monotone indptr)")
-        nnz = int(indptr[-1])
-        if indices.shape[0] < nnz or data.shape[0] < nnz:
-            raise ValueError(f"sparse {name}: indptr[-1] = {nnz} but indices has "
-                             f"{indices.shape[0]} and data {data.shape[0]} entries")
         if indices.shape[0] != data.shape[0]:
             raise ValueError(f"sparse {name}: data and indices have different lengths "
                              f"({data.shape[0]} and {indices.shape[0]})")
-        if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= n_minor):
+        status = None
+        if fmt != "bsr" and indptr.dtype == indices.dtype and indptr.dtype in (np.int32, np.int64):
+            status = _checks.compressed_indices(indptr, indices, n_minor)
+        if status in (None, -2) and np.any(np.diff(indptr) < 0):
+            raise ValueError(f"sparse {name}: indptr is not non-decreasing (non-monotone indptr)")
+        nnz = int(indptr[-1])
+        if indices.shape[0] < nnz:
+            raise ValueError(f"sparse {name}: indptr[-1] = {nnz} but indices has "
+                             f"{indices.shape[0]} and data {data.shape[0]} entries")
+        if status == -1 or (status is None and nnz and (indices[:nnz].min() < 0
+                                                         or indices[:nnz].max() >= n_minor)):
             raise ValueError(f"sparse {name}: indices out of range [0, {n_minor})")
-    elif fmt == "coo":
+        return status == 0
+    if fmt == "coo":
         coords = [np.asarray(c) for c in X.coords] if hasattr(X, "coords") else [X.row, X.col]
         data = np.asarray(X.data)
         for axis, (c, size) in enumerate(zip(coords, X.shape)):
@@ -153,14 +172,33 @@ def check_sparse_structure(X, name="X"):
                 raise ValueError(f"sparse {name}: coordinate and data lengths differ")
             if c.size and (c.min() < 0 or c.max() >= size):
                 raise ValueError(f"sparse {name}: indices along axis {axis} out of range [0, {size})")
-    return X
+    return False
 
 
-def _to_int32_canonical(X, name="X"):
+def _check_finite(X, name, estimator):
+    """Raise scikit-learn's error if the float array or sparse matrix ``X`` has NaN or inf.
+
+    One compiled pass on OpenMP threads (:func:`fastreg._checks.all_finite`)
+    instead of scikit-learn's one-thread sum; skipped under
+    ``sklearn.set_config(assume_finite=True)`` as scikit-learn does.
+    """
+    if get_config()["assume_finite"]:
+        return
+    values = X.data if _is_sparse(X) else X
+    if values.flags.f_contiguous or values.flags.c_contiguous:
+        flat = values.reshape(-1, order="F" if values.flags.f_contiguous else "C")
+        if _checks.all_finite(flat):
+            return
+    assert_all_finite(values, input_name=name,
+                      estimator_name=type(estimator).__name__ if estimator is not None else None)
+
+
+def _to_int32_canonical(X, name="X", known_canonical=False):
     """Return a CSC/CSR matrix with int32, sorted, duplicate-free indices.
 
     A copy is made only when indices are int64, unsorted or duplicated; the
-    input is never modified.
+    input is never modified. ``known_canonical``: the indices were already
+    found sorted and duplicate-free (scipy's own check is then skipped).
     """
     if X.nnz > _INT32_MAX or max(X.shape) > _INT32_MAX:
         raise ValueError(f"sparse {name} is too large for int32 indices "
@@ -171,7 +209,7 @@ def _to_int32_canonical(X, name="X"):
         X.indices = X.indices.astype(np.int32)
         X.indptr = X.indptr.astype(np.int32)
         copied = True
-    if not X.has_canonical_format:
+    if not (known_canonical or X.has_canonical_format):
         if not copied:
             X = X.copy()
         X.sum_duplicates()  # also sorts indices
@@ -216,18 +254,21 @@ def check_X(X, *, estimator=None, reset=True, accept_sparse="csc", order="F",
     If ``estimator`` is given, sklearn's ``validate_data`` is used so that
     ``n_features_in_``/``feature_names_in_`` are set (``reset=True``) or checked.
     """
-    if _is_sparse(X):
-        check_sparse_structure(X, name)
+    canonical = _is_sparse(X) and _sparse_structure(X, name)
     X = _native_byte_order(X)
+    given = X
     kwargs = dict(accept_sparse=accept_sparse, order=order, dtype=list(dtype),
-                  ensure_min_samples=ensure_min_samples,
+                  ensure_min_samples=ensure_min_samples, ensure_all_finite=False,
                   ensure_min_features=ensure_min_features, accept_large_sparse=True)
     if estimator is not None:
         X = validate_data(estimator, X, reset=reset, **kwargs)
     else:
         X = check_array(X, input_name=name, **kwargs)
+    _check_finite(X, name, estimator)
     if _is_sparse(X):
-        X = _to_int32_canonical(X, name)
+        same_indices = (_is_sparse(given) and X.format == given.format
+                        and X.indices is given.indices)
+        X = _to_int32_canonical(X, name, known_canonical=canonical and same_indices)
     return X
 
 

@@ -237,3 +237,74 @@ class TestSampleWeight:
     def test_rejects(self, sw, match):
         with pytest.raises(ValueError, match=match):
             check_sample_weight(sw, 3, np.float64)
+
+
+class TestCompiledChecks:
+    """fastreg._checks against numpy / scipy, on both sides of the threading threshold."""
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("size", [0, 1, 7, 9, (1 << 18) + 13])
+    def test_all_finite_equals_numpy(self, rng, dtype, size):
+        from fastreg import _checks
+        x = rng.standard_normal(size).astype(dtype)
+        x[::3] = np.where(x[::3] < 0, -1, 1) * np.finfo(dtype).max  # huge but finite
+        assert np.isfinite(x).all() and _checks.all_finite(x)
+        for bad in (np.nan, np.inf, -np.inf):
+            for pos in {0, size // 2, size - 1} if size else ():
+                y = x.copy()
+                y[pos] = bad
+                assert _checks.all_finite(y) == bool(np.isfinite(y).all()) is False
+
+    @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+    @pytest.mark.parametrize("shape", [(30, 20), (3000, 400)])
+    def test_compressed_indices_statuses(self, rng, index_dtype, shape):
+        from fastreg import _checks
+        X = sp.random(*shape, density=0.3, format="csc", random_state=rng)
+        indptr, indices = X.indptr.astype(index_dtype), X.indices.astype(index_dtype)
+        n = shape[0]
+        assert _checks.compressed_indices(indptr, indices, n) == 0
+        col = int(np.argmax(np.diff(indptr)))  # a column with at least 2 entries
+        a = int(indptr[col])
+        swapped = indices.copy()
+        swapped[[a, a + 1]] = swapped[[a + 1, a]]
+        duplicated = indices.copy()
+        duplicated[a + 1] = duplicated[a]
+        assert _checks.compressed_indices(indptr, swapped, n) == 1
+        assert _checks.compressed_indices(indptr, duplicated, n) == 1
+        for bad_index in (-1, n):
+            broken = indices.copy()
+            broken[a + 1] = bad_index
+            assert _checks.compressed_indices(indptr, broken, n) == -1
+        decreasing = indptr.copy()
+        decreasing[col + 1] = decreasing[col] - 1
+        assert _checks.compressed_indices(decreasing, indices, n) == -2
+        assert _checks.compressed_indices(indptr, indices[:-1], n) == -2  # ends beyond indices
+        assert _checks.compressed_indices(indptr + 1, indices, n) == -2
+        assert _checks.compressed_indices(indptr[:0], indices, n) == -2
+
+    def test_unsorted_input_is_sorted_and_sorted_input_kept(self, rng):
+        X = sp.random(40, 30, density=0.3, format="csc", random_state=rng)
+        assert check_X(X).indices is X.indices
+        M = sp.csc_matrix((X.data.copy(), X.indices.copy(), X.indptr.copy()), shape=X.shape)
+        col = int(np.argmax(np.diff(M.indptr)))
+        a = int(M.indptr[col])
+        M.indices[[a, a + 1]] = M.indices[[a + 1, a]]
+        M.data[[a, a + 1]] = M.data[[a + 1, a]]
+        out = check_X(M)
+        assert out.has_canonical_format and out is not M
+        np.testing.assert_array_equal(out.toarray(), X.toarray())
+
+    def test_non_finite_messages_and_assume_finite(self, rng):
+        import sklearn
+        D = np.asfortranarray(rng.standard_normal((20, 5)))
+        D[4, 2] = np.nan
+        for X in (D, np.ascontiguousarray(D), D[:, ::2], sp.csc_matrix(D), sp.csr_matrix(D)):
+            with pytest.raises(ValueError, match="Input X contains NaN"):
+                check_X(X)
+        D[4, 2] = np.inf
+        with pytest.raises(ValueError, match="infinity"):
+            check_X(D)
+        with pytest.raises(ValueError, match="infinity"):  # finite float64, inf in float32
+            check_X(np.full((3, 2), 1e300), dtype=(np.float32,))
+        with sklearn.config_context(assume_finite=True):
+            assert check_X(D).shape == D.shape
