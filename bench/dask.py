@@ -24,9 +24,9 @@ Protocol
    (``pen`` = ``||b||_1`` or ``||b||^2 / 2``).
 2. *Scaling.* A dense (2,000,000 x 100 float64, 1.6 GB, 16 blocks of 125,000 rows) and a
    sparse (2,000,000 x 10,000, density 1e-3: 20 million non-zeros, 16 blocks) problem,
-   generated on the workers (one task per block from a seed per block: nothing is built on
-   the client; the sparse blocks are drawn in O(nnz) memory, in equal runs of consecutive
-   blocks per worker) and persisted, with 1 worker and
+   generated on the workers (one task per block: nothing is built on the client; the
+   sparse blocks are drawn in O(nnz) memory; both in equal runs of consecutive blocks per
+   worker) and persisted, with 1 worker and
    with 2 workers (processes, one thread each, 8 GB memory limit each): the time of one
    distributed pass of the block kernels (gradient; gradient + Hessian) and of whole fits
    (``tol=1e-6``), wall and CPU, with the fit's number of map-reduce rounds, the seconds the
@@ -39,6 +39,8 @@ Usage::
     python bench/dask.py                  # full: about 10 min on a quiet 2-core machine
     python bench/dask.py --quick          # dask-ml lbfgs cells + scaling at 500,000 rows
     python bench/dask.py --short          # small sizes (a few minutes)
+    python bench/dask.py --lean-dask      # scaling clusters with dask's diagnostics sampled
+                                          # less often (LEAN_DASK)
     (--skip-compare / --skip-scaling run one part)
 
 Writes ``bench/results/dask.md`` (``dask_short.md`` with ``--short``, ``dask_quick.md``
@@ -65,10 +67,28 @@ use_repo_fastreg, write_markdown = _common.use_repo_fastreg, _common.write_markd
 TOLS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-8)
 
 
-def dense_problem(n, p, chunk_rows, kind, seed=0):
+def _spread(client, X):
+    """``X`` with its row chunks computed in equal runs of consecutive chunks, one run per
+    worker (sorted addresses), and kept there (the scheduler's placement of a persisted array
+    was seen as uneven as 2 / 14 chunks over two workers, which the scaling would measure)."""
+    import dask
+    import dask.array as da
+    addrs = sorted(client.scheduler_info()["workers"])
+    parts = X.to_delayed().ravel()
+    futures = [client.compute(part, workers=[addrs[k * len(addrs) // len(parts)]])
+               for k, part in enumerate(parts)]
+    return da.concatenate([da.from_delayed(dask.delayed(f), (r, X.shape[1]), dtype=X.dtype)
+                           for f, r in zip(futures, X.chunks[0])], axis=0)
+
+
+def dense_problem(n, p, chunk_rows, kind, seed=0, client=None):
+    """Dense Gaussian ``X`` and a linear model's targets (``kind='ls'``) or their signs. With
+    ``client``: ``X``'s chunks spread evenly over the workers (:func:`_spread`)."""
     import dask.array as da
     rs = da.random.RandomState(seed)
     X = rs.standard_normal((n, p), chunks=(chunk_rows, p))
+    if client is not None:
+        X = _spread(client, X)
     w = np.zeros(p)
     w[: max(1, p // 10)] = np.linspace(2, -1, max(1, p // 10))
     z = X @ w + 0.5 * rs.standard_normal(n, chunks=chunk_rows)
@@ -288,9 +308,20 @@ def _fit_profile(client, make, X, y):
             sum(busy) / (n_workers * wall), critical)
 
 
-def scaling(size, repeat):
+# dask's own periodic work, sampled less often (``--lean-dask``): the workers' statistical
+# profiler (every 10 ms), the event-loop health tick (20 ms, every process), the memory
+# monitor (100 ms) and the system monitor (500 ms). Idle, with 2 workers, these took 0.18 of
+# the 2 cores (0.03 lean), measured with time.process_time on the worker and driver processes.
+LEAN_DASK = {"distributed.worker.profile.enabled": False,
+             "distributed.admin.tick.interval": "200ms",
+             "distributed.worker.memory.monitor-interval": "1s",
+             "distributed.admin.system-monitor.interval": "2s"}
+
+
+def scaling(size, repeat, lean=False):
     """1 -> 2 workers; data generated on the workers (a seed per block). A cell that fails is
     reported as such and the run goes on."""
+    import dask
     from distributed import Client, LocalCluster
 
     import fastreg.dask as fd
@@ -301,14 +332,17 @@ def scaling(size, repeat):
              lambda: fd.LogisticRegression(C=1.0, tol=1e-6, max_iter=5000))]
     res = {}
     for workers in (1, 2):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=":0", memory_limit=size["memory_limit"]) as cluster, \
+        with dask.config.set(LEAN_DASK if lean else {}), \
+                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                             dashboard_address=":0",
+                             memory_limit=size["memory_limit"]) as cluster, \
                 Client(cluster) as client:
             for data in ("dense", "sparse"):
                 try:
                     if data == "dense":
+                        client.wait_for_workers(workers)
                         X, yls = dense_problem(size["n_dense"], size["p_dense"],
-                                               size["chunk_dense"], "ls")
+                                               size["chunk_dense"], "ls", client=client)
                         ylog = (yls > 0).astype(np.float64)
                         X, yls, ylog = client.persist([X, yls, ylog])
                     else:
@@ -398,6 +432,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--skip-compare", action="store_true")
+    ap.add_argument("--lean-dask", action="store_true",
+                    help="scaling clusters with dask's diagnostics sampled less often (see "
+                         "LEAN_DASK): on 2 cores they compete with the 2 workers")
     args = ap.parse_args()
     where = use_repo_fastreg()
     # worker processes import fastreg too: give them the same location
@@ -440,6 +477,8 @@ def main():
             "Run": {"command": " ".join(["python", "bench/dask.py"] + sys.argv[1:]),
                     "fastreg": where, "load average (1, 5, 15 min) at the end": os.getloadavg(),
                     "duration": f"{time.time() - t0:.0f} s", "repeats (median)": repeat,
+                    "scaling clusters": "lean dask diagnostics (LEAN_DASK)" if args.lean_dask
+                    else "dask's default configuration",
                     "vs dask-ml problem": f"{size['n']} x {size['p']} dense, no intercept, "
                                           f"chunks of {size['cmp_chunk']} rows",
                     "CPU": "CPU seconds of the worker processes plus the driver "
@@ -476,7 +515,7 @@ def main():
                                    cases)
         write()           # the comparison is kept even if the scaling part is interrupted
     if not args.skip_scaling:
-        pr, fr = scaling(size, repeat)
+        pr, fr = scaling(size, repeat, lean=args.lean_dask)
         pass_rows += pr
         fit_rows += fr
     write()

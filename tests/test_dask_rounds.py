@@ -1,6 +1,8 @@
-"""fastreg.dask: the fused Newton kernel, the build round's first-step sums, and the round counts
+"""fastreg.dask: the fused Newton kernel, the build round's first-step sums, the round counts
 of the Newton driver (the label round folded into the build round, the Hessian skipped where
-the gap is expected to pass, the least-squares gap from the exact quadratic model)."""
+the gap is expected to pass, the least-squares gap from the exact quadratic model), the
+placement of the blocks over the workers and the driver's BLAS threads."""
+import dask
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -15,7 +17,7 @@ from fastreg.dask import _engine, _newton, _problem  # noqa: E402
 from fastreg.reference.objectives import (enet_duality_gap, enet_objective,  # noqa: E402
                                           logistic_objective)
 from fastreg.dask._block import LEAST_SQUARES, LOGISTIC, block_newton, make_block  # noqa: E402
-from fastreg.dask._data import build_engine  # noqa: E402
+from fastreg.dask._data import balanced_workers, build_engine  # noqa: E402
 from fastreg.dask._problem import Problem  # noqa: E402
 
 
@@ -347,3 +349,125 @@ def test_sparse_lbfgs_checks_the_gap_rarely(client, monkeypatch):
                 logistic_objective(X, ypm, ref.coef_[0], ref.intercept_[0], **obj)) < 1e-8
     assert names.count("block_logistic_dual") <= 3
     assert names.count("block_loss_grad") <= int(est.n_iter_[0]) + 4
+
+
+# ----------------------------------------------------------------------------- placement
+# where the blocks go (balanced over the workers) and what the driver runs with (one BLAS thread)
+@pytest.mark.parametrize("on_a", [16, 14, 9, 8])
+def test_balanced_workers_moves_only_the_excess(on_a):
+    """16 equal chunks, ``on_a`` of them on worker a: 8 each, and a chunk moves only from the
+    overloaded worker (the fewest moves that balance)."""
+    holders = [("a",) if k < on_a else ("b",) for k in range(16)]
+    out = balanced_workers([10] * 16, holders, ["a", "b"])
+    assert out.count("a") == out.count("b") == 8
+    moved = sum(o not in h for o, h in zip(out, holders))
+    assert moved == abs(on_a - 8)
+    assert all(o == "b" for o, h in zip(out, holders) if h == ("b",))      # b is not over
+    assert balanced_workers([10] * 16, holders, ["a", "b"]) == out        # deterministic
+
+
+def test_balanced_workers_uneven_rows_unknown_holders_and_replicas():
+    rows = [50, 10, 10, 10, 10, 10, 40, 30]
+    out = balanced_workers(rows, [()] * len(rows), ["a", "b", "c"])
+    load = {w: sum(r for r, o in zip(rows, out) if o == w) for w in "abc"}
+    assert max(load.values()) - min(load.values()) <= max(rows)
+    assert max(load.values()) <= sum(rows) / 3 + max(rows)
+    # a chunk held by two workers stays on the less loaded one; holders outside ``workers``
+    # (a worker that left) are ignored
+    out = balanced_workers([10] * 4, [("a", "b"), ("a",), ("a", "b"), ("z",)], ["a", "b"])
+    assert out.count("a") == out.count("b") == 2 and out[1] == "a"
+
+
+def test_least_loaded_holders():
+    from fastreg.dask._engine import least_loaded_holders
+    holders = [{"a"}, {"a"}, {"a", "b"}, {"a", "b"}, {"b"}, {"a", "b"}]
+    out = least_loaded_holders(holders, [1] * 6)
+    assert out[:2] == ["a", "a"] and out[4] == "b"
+    assert out.count("a") == out.count("b") == 3
+    assert least_loaded_holders([{"b", "a"}], [5]) == ["a"]       # tie: the smallest address
+    # weighted by rows: the big replicated block goes where the load is lighter
+    assert least_loaded_holders([{"a"}, {"a", "b"}, {"b"}], [5, 10, 1])[1] == "b"
+
+
+def test_replicated_blocks_are_run_where_the_load_is_lowest(client):
+    """Blocks held by both workers (copies) are split between them by rows, and the sums are
+    still the serial engine's, bit for bit."""
+    from fastreg.dask._block import RowBlock, block_loss_grad
+    X, y = _data(n=91, p=7)
+    blocks = [RowBlock(np.ascontiguousarray(X[i:i + 13]), y[i:i + 13], np.ones(13))
+              for i in range(0, 91, 13)]
+    a, b = sorted(client.scheduler_info()["workers"])
+    futures = [client.scatter(blk, workers=[a, b], broadcast=True) if k >= 2 else
+               client.scatter(blk, workers=[a]) for k, blk in enumerate(blocks)]
+    eng = _engine.DaskEngine(client, futures, hosts=False, rows=[13] * 7)
+    w = np.linspace(-1, 1, 7)
+    got = eng.map_sum(block_loss_grad, w, 0.5, 0)
+    sizes = sorted(len(idx) for _, idx in eng._groups())
+    assert sizes == [3, 4]
+    serial = _engine.SerialEngine(blocks).map_sum(block_loss_grad, w, 0.5, 0)
+    assert got[0] == serial[0]
+    np.testing.assert_array_equal(got[2], serial[2])
+
+
+def test_persisted_chunks_on_one_worker_are_asked_to_spread(client):
+    """All chunks of a persisted X on one worker: the block builds of the excess carry a
+    (loose) restriction to the other worker; the fit is unchanged."""
+    X, y = _data(n=320, p=6)
+    a, b = sorted(client.scheduler_info()["workers"])
+    parts = [client.scatter(X[i:i + 40], workers=[a]) for i in range(0, 320, 40)]
+    Xd = da.concatenate([da.from_delayed(dask.delayed(f), (40, 6), dtype=X.dtype) for f in parts])
+    Xd = client.persist(Xd)
+    distributed.wait(Xd)
+    holders = client.who_has(Xd)
+    assert all(set(h) == {a} for h in holders.values())
+    engine, p, _ = build_engine(Xd, y, None, client)
+    try:
+        sched = client.cluster.scheduler
+        restricted = [sched.tasks[f.key].worker_restrictions for f in engine.blocks]
+        assert sum(r == {b} for r in restricted) == 4
+        assert sum(r == {a} for r in restricted) == 4
+        assert all(sched.tasks[f.key].loose_restrictions for f in engine.blocks)
+    finally:
+        engine.close()
+    est = fd.Lasso(alpha=0.01, tol=1e-10).fit(Xd, y)
+    ref = fd.Lasso(alpha=0.01, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_numpy_input_is_not_restricted(client):
+    """Input not in the workers' memory yet is left to the scheduler (no restriction)."""
+    X, y = _data(n=320, p=6)
+    engine, _, _ = build_engine(da.from_array(X, chunks=(40, 6)), y, None, client)
+    try:
+        sched = client.cluster.scheduler
+        assert all(not sched.tasks[f.key].worker_restrictions for f in engine.blocks)
+        assert engine._hosts                     # the first round ran on the actors
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "fista"])
+def test_driver_runs_with_one_blas_thread(client, monkeypatch, solver):
+    """The driver's arithmetic runs with one BLAS thread (threaded BLAS in the driver spins
+    on the cores the workers need), and the limit is lifted afterwards."""
+    from threadpoolctl import threadpool_info
+
+    from fastreg.dask import _solve
+    seen = []
+    original = _solve._run
+
+    def run(*args):
+        seen.extend(d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas")
+        return original(*args)
+
+    monkeypatch.setattr(_solve, "_run", run)
+    before = [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
+    X, y = _data(n=320, p=6)
+    est = fd.LogisticRegression(C=1.0, tol=1e-8, solver=solver).fit(X, y > 1)
+    assert seen and set(seen) == {1}
+    assert [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"] == before
+    ref = fastreg.LogisticRegression(C=1.0, tol=1e-12).fit(X, y > 1)
+    ypm = np.where(y > 1, 1.0, -1.0)
+    f_est = logistic_objective(X, ypm, est.coef_[0], est.intercept_[0], C=1.0)
+    f_ref = logistic_objective(X, ypm, ref.coef_[0], ref.intercept_[0], C=1.0)
+    assert abs(f_est - f_ref) <= 1e-8 * f_ref

@@ -106,22 +106,31 @@ class DaskEngine(BlockEngine):
         Retries of a task that raised (a worker that dies is handled by the
         scheduler: its tasks and the blocks it held are recomputed elsewhere).
     hosts : bool
-        Start one :class:`BlockHost` actor per worker (collected with the first round,
-        which places the blocks) and run the later rounds through them (else every
-        round is tasks).
+        Start one :class:`BlockHost` actor per worker and run the rounds through them
+        (else every round is tasks).
+    rows : list of int, optional
+        Rows per block: the weights that balance the rounds when a block is held by
+        several workers (a copy made for a task): each round runs it where the load is
+        lowest so far (default: equal weights).
+
+    The first round waits until the blocks are built and the actors started, then
+    looks the blocks up where the scheduler put them: a round is never a task that
+    the scheduler could run on another worker (work stealing), copying a block there
+    and unbalancing the later rounds.
     """
 
-    def __init__(self, client, blocks, fan_in=8, retries=3, hosts=True):
+    def __init__(self, client, blocks, fan_in=8, retries=3, hosts=True, rows=None):
         self.client = client
         self.blocks = list(blocks)
         self.n_blocks = len(self.blocks)
+        self.rows = [1] * self.n_blocks if rows is None else list(rows)
         self.fan_in = fan_in
         self.retries = retries
         self._where = None
         self._fresh = True                  # no round yet: the blocks are still being built
         self._hosts = None if hosts else {}
         self._host_futures = []
-        if hosts:                           # built with the blocks, collected with the first round
+        if hosts:                           # started with the blocks, collected by the first round
             try:
                 self._host_futures = [
                     (addr, client.submit(BlockHost, actor=True, workers=[addr],
@@ -132,9 +141,11 @@ class DaskEngine(BlockEngine):
 
     def map_sum(self, fn, *args):
         fn = _with_prepare(self.prepare, fn)
-        groups = None if self._fresh else self._groups()
-        self._fresh = False
-        if groups is None:                  # blocks not placed yet: one task per block
+        if self._fresh:
+            self._fresh = False
+            self._start()
+        groups = self._groups()
+        if groups is None:                  # a block not in memory (failed): one task per block
             return self._map_sum_per_block(fn, *args)
         results = self._run_hosts(fn, groups, args)
         if results is None:
@@ -143,7 +154,7 @@ class DaskEngine(BlockEngine):
                                           allow_other_workers=True, pure=False,
                                           retries=self.retries)
                        for addr, idx in groups]
-            results = self._gather(futures)
+            results = self.client.gather(futures)
         nodes, loose = {}, {}
         for (addr, idx), (ran_on, items) in zip(groups, results):
             if ran_on != addr:              # moved (a lost worker): look again next round
@@ -188,7 +199,7 @@ class DaskEngine(BlockEngine):
             holders = [who.get(f.key) for f in self.blocks]
             if not all(holders):
                 return None
-            self._place([sorted(h)[0] for h in holders])
+            self._place(least_loaded_holders(holders, self.rows))
         return self._where[1]
 
     def _place(self, addresses):
@@ -208,24 +219,24 @@ class DaskEngine(BlockEngine):
             futures = [self.client.submit(_sum_located, *futures[i:i + self.fan_in], pure=False,
                                           retries=self.retries)
                        for i in range(0, len(futures), self.fan_in)]
-        where, total = _sum_located(*self._gather(futures))
+        where, total = _sum_located(*self.client.gather(futures))
         if len(where) == self.n_blocks and all(where.values()):
             self._place([where[k] for k in range(self.n_blocks)])
         return total
 
-    def _gather(self, futures):
-        """``client.gather(futures)``, collecting the pending :class:`BlockHost` actors in the
-        same call (a lost actor leaves the engine without actors: every round is then tasks)."""
+    def _start(self):
+        """Wait until the blocks are built (a block that failed to build raises in the round
+        that follows) and collect the actors (a lost actor leaves the engine without actors:
+        every round is then tasks)."""
+        from distributed import wait
         pending, self._host_futures = self._host_futures, []
-        if not pending:
-            return self.client.gather(futures)
-        try:
-            got = self.client.gather(futures + [fut for _, fut in pending])
-        except Exception:                   # a lost actor (or a failed task: raised here)
-            self._hosts = {}
-            return self.client.gather(futures)
-        self._hosts = dict((addr, actor) for (addr, _), actor in zip(pending, got[len(futures):]))
-        return got[:len(futures)]
+        wait(self.blocks + [fut for _, fut in pending])
+        if pending:
+            try:
+                got = self.client.gather([fut for _, fut in pending])
+                self._hosts = {addr: actor for (addr, _), actor in zip(pending, got)}
+            except Exception:               # a lost actor
+                self._hosts = {}
 
     def map(self, fn, per_block, *args):
         fn = _with_prepare(self.prepare, fn)
@@ -258,6 +269,25 @@ class BlockHost:
         data = self._worker.data
         blocks = [data[key] for key in keys]
         return self._worker.address, _group_items(fn, indices, fan_in, n_blocks, args, blocks)
+
+
+def least_loaded_holders(holders, rows):
+    """One holder per block (``holders[k]``: the addresses holding block ``k``): a block
+    held once stays there; a block held by several workers goes to the holder with the
+    fewest rows so far (blocks in order; ties: the smallest address)."""
+    load = {}
+    for h, r in zip(holders, rows):
+        if len(h) == 1:
+            a = next(iter(h))
+            load[a] = load.get(a, 0) + r
+    out = []
+    for h, r in zip(holders, rows):
+        a = next(iter(h))
+        if len(h) > 1:
+            a = min(sorted(h), key=lambda x: load.get(x, 0))
+            load[a] = load.get(a, 0) + r
+        out.append(a)
+    return out
 
 
 def _prepared(prepare, fn, block, *args):
