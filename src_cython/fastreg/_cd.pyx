@@ -62,6 +62,30 @@ cdef enum:
 cdef int _SUPPORT_EPOCHS = 3
 
 
+cdef int _NEWTON_SLACK = 100
+cdef double _NEWTON_GAP = 1e-3
+
+
+def _set_newton_gap(double r):
+    """Tuning hook: the Newton step is offered to a working-set solve only once the full
+    duality gap is below ``r`` times the null model's objective (the endgame, when the
+    support is nearly identified). Returns the previous value."""
+    global _NEWTON_GAP
+    old = _NEWTON_GAP
+    _NEWTON_GAP = r
+    return old
+
+
+def _set_newton_slack(int k):
+    """Tuning hook: the support counts as settled for the Newton step when at most
+    ``len(ws) // k`` coordinates changed state between two gap checks (0: none). Returns
+    the previous value."""
+    global _NEWTON_SLACK
+    old = _NEWTON_SLACK
+    _NEWTON_SLACK = max(k, 0)
+    return old
+
+
 def _set_support_epochs(int k):
     """Tuning hook: epochs over the support between two full epochs (0 disables)."""
     global _SUPPORT_EPOCHS
@@ -758,6 +782,34 @@ def anderson_extrapolate(const double[:, ::1] hist, int oldest, double[::1] out)
     return rc == 0
 
 
+cdef inline signed char _coord_state(double wj, double lo, double up) noexcept nogil:
+    """0 at zero, +-1 strictly inside the bounds (by sign), +-2 at a non-zero bound."""
+    if wj == 0.0:
+        return 0
+    if wj >= up:
+        return 2
+    if wj <= lo:
+        return -2
+    return 1 if wj > 0.0 else -1
+
+
+cdef int _call_newton(PyObject* newton, const int* ws, int m, double b, double rem,
+                      double nnz_ws, int budget) noexcept nogil:
+    """Call ``newton(ws, b, rem, nnz_ws, budget)`` (with the GIL; ``ws`` an int32 memoryview
+    of the set, ``b`` the current intercept, ``rem`` the CD epochs expected to remain (the
+    measured rate's prediction, at most the epochs already spent on the set), ``nnz_ws`` the stored entries of the set's columns, ``budget`` the
+    epochs left). Returns its integer result (1: ``w`` and ``R`` moved, 0: unchanged), or
+    -1 if it raised or returned something else."""
+    cdef int rc = 0
+    with gil:
+        try:
+            rc = int((<object> newton)(<int[:max(m, 1)]> ws if m > 0 else None, b, rem,
+                                       nnz_ws, budget))
+        except BaseException:
+            rc = -1
+    return rc
+
+
 cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, int n,
                    const floating* y, const floating* h, floating* w, floating* R, double* b,
                    const double* mu, const double* lips, const floating* l1,
@@ -766,8 +818,16 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                    double tol, int max_epochs, int check_every, int K, bint fit_intercept,
                    bint unit, unsigned long long seed, bint shuffle, double* gap_out,
                    int stall_checks=0, double* rate_io=NULL, int* ext_out=NULL,
-                   int first_check=0, double gap0=INFINITY) noexcept nogil:
+                   int first_check=0, double gap0=INFINITY,
+                   PyObject* newton=NULL) noexcept nogil:
     """Inner working-set solver; see :func:`cd_solve_dense`. Returns the number of epochs.
+
+    ``newton`` (if not NULL): a Python callable tried at a gap check once the sign/bound
+    pattern of ``w`` on ``ws`` is nearly the same as at the previous check (at most
+    ``m // _NEWTON_SLACK`` coordinates changed; :func:`_call_newton`):
+    the sign-fixed Newton step on the support (:mod:`fastreg.solvers.cd_newton`), which
+    moves ``w`` and ``R`` in place only when the objective decreases. After each attempt
+    it is not tried again before the pattern changes; the gap stays the only stopping test.
 
     ``stall_checks > 0``: also stop when the restricted gap has not decreased by 10%
     over that many consecutive checks (used by :func:`_enet_solve` for float32).
@@ -786,7 +846,10 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
     cdef double Pcur, Pe, be, zsum, wj, De, D_best = -INFINITY, best_check = INFINITY
     cdef double last_gap = INFINITY, rate
     cdef int rcnt = 0, n_flat = 0, ext_ok = 0, accepted = 0, min_gap
-    cdef double nnz_ws = 0.0
+    cdef double nnz_ws = 0.0, rate_cur = 0.0, rem
+    cdef signed char* pattern = NULL          # sign/bound state of each coordinate at the last check
+    cdef signed char st
+    cdef int changed, newton_blocked = 0, rc
     cdef int* sub = NULL                      # positions in ws of the non-zero coefficients
     cdef int n_sub = 0, since_full = _SUPPORT_EPOCHS
     cdef double A[_MAXK * _MAXK]
@@ -820,6 +883,11 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
     last_gap = gap0
     if _SUPPORT_EPOCHS > 0:
         sub = <int*> malloc(max(m, 1) * sizeof(int))  # NULL: full epochs only
+    if newton != NULL:
+        pattern = <signed char*> malloc(max(m, 1) * sizeof(signed char))  # NULL: no Newton
+        if pattern != NULL:
+            for k in range(m):
+                pattern[k] = 127  # no state yet: the first check is never "stable"
     while epoch < max_epochs:
         if sub != NULL and since_full < _SUPPORT_EPOCHS and 0 < n_sub <= (9 * m) // 10:
             # glmnet's active-set cycling (Friedman et al. 2010, section 2.6): between two
@@ -913,6 +981,7 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
             next_check = epoch + check_every
             if last_gap < INFINITY and 0.0 < gap < last_gap and epoch > last_ep:
                 rate = log(gap / last_gap) / (epoch - last_ep)
+                rate_cur = rate
                 if rate_io != NULL:
                     rate_io[0] = rate
                 if tol > 0.0 and gap > tol:
@@ -939,8 +1008,46 @@ cdef int _cd_solve(const floating* data, const int* indices, const int* indptr, 
                     n_flat += 1
                     if n_flat >= stall_checks:
                         break
+            # ---- sign-fixed Newton step on the support, once its pattern has settled
+            if pattern != NULL:
+                changed = 0  # coordinates whose state changed since the last check
+                for k in range(m):
+                    j = ws[k]
+                    st = _coord_state(w[j], lower[j], upper[j])
+                    if st != pattern[k]:
+                        changed += 1
+                        pattern[k] = st
+                if changed > 0:
+                    newton_blocked = 0
+                if changed <= (m // _NEWTON_SLACK if _NEWTON_SLACK > 0 else 0) \
+                        and not newton_blocked:
+                    newton_blocked = 1  # tried once per settled pattern
+                    # epochs CD is expected to need still: the measured rate's prediction
+                    # (noisy: one ratio of two gaps), at most the epochs already spent here
+                    rem = epoch
+                    if rate_cur < 0.0 and tol > 0.0:
+                        rem = fmin(rem, log(tol / gap) / rate_cur)
+                    rc = _call_newton(newton, ws, m, b[0], rem, nnz_ws, max_epochs - epoch)
+                    if rc < 0:
+                        free(pattern)  # the callback failed: CD only from here
+                        pattern = NULL
+                    elif rc > 0:
+                        # w and R moved: the intercept, the Anderson histories and the
+                        # support list are stale; check again after one full epoch
+                        if fit_intercept:
+                            b[0] = _wmean(h, R, n, hsum)
+                        cnt = 0
+                        rcnt = 0
+                        since_full = _SUPPORT_EPOCHS
+                        next_check = epoch + 1
+                        last_gap = INFINITY
+                        for k in range(m):
+                            j = ws[k]
+                            pattern[k] = _coord_state(w[j], lower[j], upper[j])
     if sub != NULL:
         free(sub)
+    if pattern != NULL:
+        free(pattern)
     gap_out[0] = gap
     if ext_out != NULL:
         ext_out[0] = ext_ok
@@ -1267,7 +1374,7 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
                      int check_every, double inner_tol, double eps_margin, bint screening,
                      bint fit_intercept, bint unit, unsigned long long seed, bint shuffle,
                      int n_threads, int patience, int verbose, PyObject* project,
-                     double* info) noexcept nogil:
+                     double* info, PyObject* newton=NULL) noexcept nogil:
     """Working-set outer loop; see :func:`enet_solve_dense`. Returns the status."""
     cdef int it = 0, k, j, i, n_forced, new_m, ws_size, m_ws = 0, n_epochs = 0, n_lt, ep
     cdef int status = _MAX_ITER, n_stalled = 0, first = 1
@@ -1282,10 +1389,14 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
     cdef int ext = 0, first_check
     cdef double* work = NULL
     cdef Py_ssize_t work_len = 0, need
+    cdef double p_null = 0.0
     for i in range(n):
         hsum += h[i]
     if fit_intercept:
         ybar = _wmean(h, y, n, hsum)
+    for i in range(n):
+        p_null += h[i] * (y[i] - ybar) * (y[i] - ybar)
+    p_null *= 0.5  # objective of the null model (w = 0, optimal intercept)
     while True:
         if _full_gap(data, indices, indptr, n, y, h, hsum, w, R, mu, l1, l2, lower, upper,
                      active, m, c, rho, v, fit_intercept, n_threads, project, out) != 0:
@@ -1448,7 +1559,8 @@ cdef int _enet_solve(const floating* data, const int* indices, const int* indptr
                        upper, ws, m_ws, work, R_tmp, order, target,
                        max_epochs, check_every, K, fit_intercept, unit,
                        seed + <unsigned long long> it * 7919ULL, shuffle, &inner_gap,
-                       20 if patience > 0 else 0, &rate, &ext, first_check, gap)
+                       20 if patience > 0 else 0, &rate, &ext, first_check, gap,
+                       newton if gap <= _NEWTON_GAP * p_null else NULL)
         n_epochs += ep
     if status != _CONVERGED and status != _NONFINITE \
             and status != _CALLBACK_ERROR and status != _NO_MEMORY and it > 0:
@@ -1488,11 +1600,12 @@ cdef tuple _enet_solve_wrap(const floating* data, const int* indices, const int*
                             int check_every, double inner_tol, double eps_margin,
                             bint screening, bint fit_intercept, bint unit_weights,
                             unsigned long long seed, bint shuffle, int n_threads, int patience,
-                            int verbose, object project):
+                            int verbose, object project, object newton=None):
     """Check lengths, allocate the scratch, run :func:`_enet_solve` without the GIL."""
     cdef int status, m = active.shape[0], n_init = ws_init.shape[0]
     cdef double info[6]
     cdef PyObject* proj = NULL if project is None else <PyObject*> project
+    cdef PyObject* newt = NULL if newton is None else <PyObject*> newton
     _check_lengths(n, p, y, h, w, R, np.empty(1), mu, lipschitz, l1, l2, lower, upper)
     if anderson_k < 0 or anderson_k > MAX_ANDERSON:
         raise ValueError(f"anderson_k must be in [0, {MAX_ANDERSON}], got {anderson_k}")
@@ -1534,7 +1647,7 @@ cdef tuple _enet_solve_wrap(const floating* data, const int* indices, const int*
                              &rho[0], &v[0], &R_tmp[0], corr, tol, max_iter, max_epochs, p0,
                              anderson_k, max(check_every, 1), inner_tol, eps_margin, screening,
                              fit_intercept, unit_weights, seed, shuffle, max(n_threads, 1),
-                             patience, verbose, proj, info)
+                             patience, verbose, proj, info, newt)
         _solve_leave()
     return (status, int(info[0]), int(info[1]), info[2], info[3], info[4], int(info[5]))
 
@@ -1549,7 +1662,7 @@ def enet_solve_dense(const floating[::1, :] X, const floating[::1] y, const floa
                      double inner_tol=0.3, double eps_margin=0.0, bint screening=True,
                      bint fit_intercept=True, bint unit_weights=False,
                      unsigned long long seed=0, bint shuffle=False, int n_threads=1,
-                     int patience=0, int verbose=0, object project=None):
+                     int patience=0, int verbose=0, object project=None, object newton=None):
     """Whole working-set CD fit of the weighted elastic net with box constraints (no GIL).
 
     Solves ``min_{w, b} 1/2 sum_i h_i (y_i - x_i^T w - b)^2 + sum_j l1_j |w_j| +
@@ -1579,7 +1692,19 @@ def enet_solve_dense(const floating[::1, :] X, const floating[::1] y, const floa
     ``patience`` outer iterations. ``project`` (unpenalized features): a Python
     callable called as ``project(rho)`` on the float64 centered residual (a memoryview,
     modified in place) before the dual point is formed; it runs with the GIL.
-    ``verbose`` prints one line per outer iteration.
+    ``verbose`` prints one line per outer iteration. ``newton`` (optional): a Python
+    callable ``newton(ws, b, rem, nnz_ws, budget) -> int`` tried inside the working-set
+    solves once the sign/bound pattern of ``w`` on the set ``ws`` (an int32 memoryview) is
+    (nearly) the same at two consecutive gap checks (at most ``len(ws) // 100`` coordinates
+    changed sign or left/reached a bound); ``b`` is the current intercept, ``rem`` the CD
+    epochs expected to remain (the linear rate of the set's gap predicts them, capped by the
+    epochs already spent on the set), ``nnz_ws`` the
+    stored entries of the set's columns, ``budget`` the epochs left. It may move ``w`` and
+    ``R`` consistently in place and returns 1 if it did, 0 if not (-1 or an exception:
+    not called again in this fit); it is offered only once the full gap is below 1e-3
+    times the null model's objective (the support is then nearly identified: earlier,
+    exact solves of small sets leave sparser iterates and slow the growth of the sets).
+    See :mod:`fastreg.solvers.cd_newton`.
 
     Returns
     -------
@@ -1605,7 +1730,7 @@ def enet_solve_dense(const floating[::1, :] X, const floating[::1] y, const floa
                             l1, l2, lower, upper, active, ws_init, corr_out, tol, max_iter,
                             max_epochs, p0, anderson_k, check_every, inner_tol, eps_margin,
                             screening, fit_intercept, unit_weights, seed, shuffle, n_threads,
-                            patience, verbose, project)
+                            patience, verbose, project, newton)
 
 
 def enet_solve_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
@@ -1619,7 +1744,8 @@ def enet_solve_sparse(const floating[::1] data, const int[::1] indices, const in
                       double inner_tol=0.3, double eps_margin=0.0, bint screening=True,
                       bint fit_intercept=True, bint unit_weights=False,
                       unsigned long long seed=0, bint shuffle=False, int n_threads=1,
-                      int patience=0, int verbose=0, object project=None):
+                      int patience=0, int verbose=0, object project=None,
+                      object newton=None):
     """As :func:`enet_solve_dense` for CSC ``X`` given by ``data, indices, indptr`` (int32)."""
     cdef const floating* dptr = NULL
     cdef const int* iptr = NULL
@@ -1628,7 +1754,7 @@ def enet_solve_sparse(const floating[::1] data, const int[::1] indices, const in
                             R, mu, lipschitz, l1, l2, lower, upper, active, ws_init, corr_out,
                             tol, max_iter, max_epochs, p0, anderson_k, check_every, inner_tol,
                             eps_margin, screening, fit_intercept, unit_weights, seed, shuffle,
-                            n_threads, patience, verbose, project)
+                            n_threads, patience, verbose, project, newton)
 
 
 cdef tuple _full_gap_wrap(const floating* data, const int* indices, const int* indptr,
