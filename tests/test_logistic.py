@@ -132,6 +132,106 @@ def test_gram_ws(rng, dtype, fmt, fit_intercept):
                                atol=1e-6 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_gram_ws_sparse_blocks(rng, dtype, fit_intercept, n_threads):
+    """Row-block Gram vs numpy: unsorted ws, empty columns and rows, more rows than a block."""
+    n, p = 700, 40
+    X = rng.standard_normal((n, p)) * (rng.random((n, p)) < 0.15)
+    X[:, 7] = 0.0                           # empty column
+    X[100:140] = 0.0                        # empty rows (they still enter the intercept entry)
+    Xs = sp.csc_matrix(X.astype(dtype))
+    h = rng.random(n).astype(dtype)
+    h[::17] = 0.0
+    ws = np.array([30, 2, 7, 11, 39, 0, 5, 21, 22, 23, 8], dtype=np.int32)
+    m = ws.size + fit_intercept
+    Q = np.full((m, m), np.nan)
+    _newton.gram_ws_sparse_blocks(Xs.data, Xs.indices, Xs.indptr, h, ws, Q, n_threads, 0.0)
+    A = Xs.toarray()[:, ws].astype(np.float64)
+    if fit_intercept:
+        A = np.column_stack([A, np.ones(n)])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(Q, A.T @ (h.astype(np.float64)[:, None] * A), rtol=tol, atol=tol)
+    np.testing.assert_array_equal(Q, Q.T)
+    # the compatibility wrapper gives the same bits
+    Q2 = np.empty_like(Q)
+    nnz = int(np.diff(Xs.indptr)[ws].sum())
+    _newton.gram_ws_sparse(Xs.data, Xs.indices, Xs.indptr, h, ws, Q2, np.empty(n + 1, np.int32),
+                           np.empty(nnz, np.int32), np.empty(nnz))
+    if n_threads == 1:
+        np.testing.assert_array_equal(Q2, Q)
+
+
+def test_gram_ws_sparse_blocks_bad_indices(rng):
+    """Unsorted, duplicated or out-of-range row indices raise (never write out of bounds)."""
+    h = np.ones(400)
+    ws = np.array([0, 1], dtype=np.int32)
+    Q = np.empty((2, 2))
+    indptr = np.array([0, 3, 5], dtype=np.int32)
+    data = np.ones(5)
+    for indices in ([5, 300, 2, 1, 4],      # unsorted across row blocks
+                    [5, 5, 5, 1, 4],        # duplicates
+                    [5, 6, 400, 1, 4]):     # out of range
+        with pytest.raises(ValueError, match="row indices"):
+            _newton.gram_ws_sparse_blocks(data, np.array(indices, np.int32), indptr, h, ws, Q)
+    with pytest.raises(ValueError, match="out of range"):
+        _newton.gram_ws_sparse_blocks(data, np.array([0, 1, 2, 1, 4], np.int32), indptr, h,
+                                      np.array([0, 2], np.int32), Q)
+
+
+def test_derivatives_dual_and_trial(rng, dtype):
+    """The dual terms of the derivatives pass, the concavity bound, and the fused unit step."""
+    n = 400
+    z = np.concatenate([rng.standard_normal(n - 4) * 5, [800.0, -800.0, 40.0, -40.0]])
+    y = np.where(rng.random(n) < 0.5, 1.0, -1.0).astype(dtype)
+    c = rng.random(n).astype(dtype)
+    grad, hess, resp = np.empty(n), np.empty(n, dtype=dtype), np.empty(n, dtype=dtype)
+    f, E1, dE1 = _newton.binary_derivatives_dual(z, y, c, grad, hess, resp, 1e-10)
+    g0, h0, r0 = np.empty(n), np.empty(n, dtype=dtype), np.empty(n, dtype=dtype)
+    assert f == _newton.binary_derivatives(z, y, c, g0, h0, r0, 1e-10)
+    np.testing.assert_array_equal(grad, g0)
+    np.testing.assert_array_equal(hess, h0)
+    np.testing.assert_array_equal(resp, r0)
+    m = y.astype(np.float64) * z
+    p = expit(-m)
+    c64 = c.astype(np.float64)
+    H = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0) - (1 - p) * log_expit(m)
+    np.testing.assert_allclose(E1, np.dot(c64, H), rtol=1e-12)
+    np.testing.assert_allclose(E1, _newton.binary_entropy(z, y, c, 1.0), rtol=1e-12)
+    np.testing.assert_allclose(dE1, np.dot(c64, p * m), rtol=1e-12)
+    for t in (0.0, 0.3, 0.9, 0.999):        # concavity: E(t) <= E(1) + (t - 1) E'(1)
+        assert _newton.binary_entropy(z, y, c, t) <= E1 + (t - 1.0) * dE1 + 1e-12 * abs(E1)
+    xd = rng.standard_normal(n).astype(dtype)
+    z_out, g_out = np.empty(n), np.empty(n)
+    h_out, r_out = np.empty(n, dtype=dtype), np.empty(n, dtype=dtype)
+    gdz, f2, E2, dE2 = _newton.binary_trial_derivatives(z, xd, 0.25, grad, y, c, z_out, g_out,
+                                                        h_out, r_out, 1e-10)
+    dz = xd.astype(np.float64) + 0.25
+    np.testing.assert_allclose(gdz, np.dot(grad, dz), rtol=1e-12)
+    np.testing.assert_array_equal(z_out, z + dz)
+    assert (f2, E2, dE2) == _newton.binary_derivatives_dual(z + dz, y, c, g0, h0, r0, 1e-10)
+    np.testing.assert_array_equal(g_out, g0)
+
+
+def test_exit_gap_is_exact(rng):
+    """A run stopped early reports the exact duality gap (not the bound that skips its pass)."""
+    from fastreg.solvers.prox_newton import logistic_prox_newton
+    X, labels = _problem(rng, n=300, p=60)
+    ypm = np.where(labels == "yes", 1.0, -1.0)
+    c = np.full(300, 5.0)      # weak penalty: the early dual bounds exceed the optimum P*
+    Xf = np.asfortranarray(X)
+    P_star = logistic_prox_newton(Xf, ypm, c, 1.0, fit_intercept=False, tol=1e-14,
+                                  max_iter=300).primal
+    for max_iter in (1, 2, 3):
+        res = logistic_prox_newton(Xf, ypm, c, 1.0, fit_intercept=False, tol=1e-14,
+                                   max_iter=max_iter, warn=False)
+        P, D, gap = binary_logistic_gap(Xf, ypm, c, res.coef, None, 1.0)
+        assert not res.converged
+        assert abs(res.primal - P) <= 1e-12 * P
+        assert res.gap <= gap * (1 + 1e-9)          # best dual point over the run
+        assert res.gap >= res.primal - P_star - 1e-9 * P_star     # a true certificate
+
+
 @pytest.mark.parametrize("n_free", [0, 1])
 def test_quad_cd_gram_kkt(rng, n_free):
     """The Gram-form CD reaches the optimality conditions of the penalized quadratic."""

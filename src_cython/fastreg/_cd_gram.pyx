@@ -23,7 +23,7 @@ from libc.stdlib cimport calloc, malloc, free
 
 import numpy as np
 
-from fastreg._utils cimport prox_enet_box
+from fastreg._utils cimport first_at_least, outer_upper_acc, prox_enet_box
 
 
 cdef inline unsigned long long _next(unsigned long long* state) noexcept nogil:
@@ -111,18 +111,6 @@ def gram_cd_epochs(const double[:, ::1] Q, double[::1] g, double[::1] w,
     return change
 
 
-cdef Py_ssize_t _lower_bound(const int* a, Py_ssize_t lo, Py_ssize_t hi, int v) noexcept nogil:
-    """First ``k`` in ``[lo, hi)`` with ``a[k] >= v`` (``a`` sorted)."""
-    cdef Py_ssize_t mid
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if a[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 cdef inline void _count_row(const int* col, Py_ssize_t m, Py_ssize_t p, int* cnt) noexcept nogil:
     """``cnt[col[a] * p + col[q]] += 1`` for ``0 <= a <= q < m`` (one row's pairs).
 
@@ -167,53 +155,6 @@ cdef inline void _count_row(const int* col, Py_ssize_t m, Py_ssize_t p, int* cnt
         a += 1
 
 
-cdef inline void _outer_row(const int* col, const double* val, Py_ssize_t m, double hw,
-                            Py_ssize_t p, double* acc) noexcept nogil:
-    """``acc[col[a] * p + col[q]] += hw val[a] val[q]`` for ``0 <= a <= q < m``.
-
-    Four rows of the triangle at a time, as :func:`_count_row`.
-    """
-    cdef Py_ssize_t a = 0, q, b
-    cdef double v0, v1, v2, v3, x
-    cdef double* c0
-    cdef double* c1
-    cdef double* c2
-    cdef double* c3
-    while a + 3 < m:
-        v0 = hw * val[a]
-        v1 = hw * val[a + 1]
-        v2 = hw * val[a + 2]
-        v3 = hw * val[a + 3]
-        c0 = acc + <Py_ssize_t> col[a] * p
-        c1 = acc + <Py_ssize_t> col[a + 1] * p
-        c2 = acc + <Py_ssize_t> col[a + 2] * p
-        c3 = acc + <Py_ssize_t> col[a + 3] * p
-        c0[col[a]] += v0 * val[a]
-        c0[col[a + 1]] += v0 * val[a + 1]
-        c0[col[a + 2]] += v0 * val[a + 2]
-        c0[col[a + 3]] += v0 * val[a + 3]
-        c1[col[a + 1]] += v1 * val[a + 1]
-        c1[col[a + 2]] += v1 * val[a + 2]
-        c1[col[a + 3]] += v1 * val[a + 3]
-        c2[col[a + 2]] += v2 * val[a + 2]
-        c2[col[a + 3]] += v2 * val[a + 3]
-        c3[col[a + 3]] += v3 * val[a + 3]
-        for q in range(a + 4, m):
-            b = col[q]
-            x = val[q]
-            c0[b] += v0 * x
-            c1[b] += v1 * x
-            c2[b] += v2 * x
-            c3[b] += v3 * x
-        a += 4
-    while a < m:
-        v0 = hw * val[a]
-        c0 = acc + <Py_ssize_t> col[a] * p
-        for q in range(a, m):
-            c0[col[q]] += v0 * val[q]
-        a += 1
-
-
 cdef int _gram_rows(const floating* data, const int* indices, const int* indptr, int p,
                     const floating* h, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t B,
                     double scale, double* acc) noexcept nogil:
@@ -247,7 +188,7 @@ cdef int _gram_rows(const floating* data, const int* indices, const int* indptr,
         free(cnt)
         return -1
     for j in range(p):
-        cursor[j] = _lower_bound(indices, indptr[j], indptr[j + 1], <int> r0)
+        cursor[j] = first_at_least(indices, indptr[j], indptr[j + 1], <int> r0)
     rb = r0
     while rb < r1:
         re = min(rb + B, r1)
@@ -286,7 +227,7 @@ cdef int _gram_rows(const floating* data, const int* indices, const int* indptr,
         else:
             for i in range(re - rb):
                 if h[rb + i] != 0.0:
-                    _outer_row(bcol + i * p, bval + i * p, fill[i] - i * p, h[rb + i], p, acc)
+                    outer_upper_acc(bcol + i * p, bval + i * p, fill[i] - i * p, h[rb + i], p, acc)
         rb = re
     if count:
         for a in range(p):

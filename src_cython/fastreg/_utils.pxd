@@ -87,3 +87,66 @@ cdef inline void fgemm(char transa, char transb, int m, int n, int k, floating a
     else:
         sgemm(&transa, &transb, &m, &n, &k, &alpha, <float*> a, &lda, <float*> b, &ldb,
               &beta, c, &ldc)
+
+
+cdef inline void outer_upper_acc(const int* col, const double* val, Py_ssize_t c, double hw,
+                                 Py_ssize_t stride, double* acc) noexcept nogil:
+    """``acc[col[a] * stride + col[q]] += hw val[a] val[q]`` for ``0 <= a <= q < c``.
+
+    One sparse row's weighted outer product on the upper triangle (``col``
+    increasing), four rows of the triangle at a time: each ``col[q]``, ``val[q]``
+    is loaded once for four accumulator rows, and short rows (a few entries)
+    run a quarter of the loop exits.
+    """
+    cdef Py_ssize_t a = 0, q, b
+    cdef double v0, v1, v2, v3, x
+    cdef double* r0
+    cdef double* r1
+    cdef double* r2
+    cdef double* r3
+    while a + 3 < c:
+        v0 = hw * val[a]
+        v1 = hw * val[a + 1]
+        v2 = hw * val[a + 2]
+        v3 = hw * val[a + 3]
+        r0 = acc + <Py_ssize_t> col[a] * stride
+        r1 = acc + <Py_ssize_t> col[a + 1] * stride
+        r2 = acc + <Py_ssize_t> col[a + 2] * stride
+        r3 = acc + <Py_ssize_t> col[a + 3] * stride
+        r0[col[a]] += v0 * val[a]
+        r0[col[a + 1]] += v0 * val[a + 1]
+        r0[col[a + 2]] += v0 * val[a + 2]
+        r0[col[a + 3]] += v0 * val[a + 3]
+        r1[col[a + 1]] += v1 * val[a + 1]
+        r1[col[a + 2]] += v1 * val[a + 2]
+        r1[col[a + 3]] += v1 * val[a + 3]
+        r2[col[a + 2]] += v2 * val[a + 2]
+        r2[col[a + 3]] += v2 * val[a + 3]
+        r3[col[a + 3]] += v3 * val[a + 3]
+        for q in range(a + 4, c):
+            b = col[q]
+            x = val[q]
+            r0[b] += v0 * x
+            r1[b] += v1 * x
+            r2[b] += v2 * x
+            r3[b] += v3 * x
+        a += 4
+    while a < c:
+        v0 = hw * val[a]
+        r0 = acc + <Py_ssize_t> col[a] * stride
+        for q in range(a, c):
+            r0[col[q]] += v0 * val[q]
+        a += 1
+
+
+cdef inline Py_ssize_t first_at_least(const int* a, Py_ssize_t lo, Py_ssize_t hi,
+                                      int v) noexcept nogil:
+    """First ``k`` in ``[lo, hi)`` with ``a[k] >= v`` (``a`` sorted; ``hi`` if none), by bisection."""
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
