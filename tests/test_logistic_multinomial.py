@@ -1,4 +1,6 @@
-"""Multinomial prox-Newton: the full-Hessian CD kernel, convergence rate, 20 classes sparse."""
+"""Multinomial prox-Newton: full-Hessian CD kernel, Gram form, convergence rate, 20 classes."""
+import functools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -123,3 +125,110 @@ def test_twenty_classes_sparse_vs_sklearn_saga(rng):
                               max_iter=1000).fit(Xr, y)
     P_sk = logistic_objective(X, y, sk.coef_, sk.intercept_, C=C, penalty="l1")
     assert P <= P_sk * (1 + 1e-10)
+
+
+# ---------------------------------------------------------------------------
+# Gram form of the Newton direction (dense X) and the BLAS thread limit
+# ---------------------------------------------------------------------------
+def test_model_hessian_matches_explicit_formula(rng):
+    from fastreg.solvers.prox_newton_multinomial import _mn_columns, _mn_hessian
+    n, p, K = 40, 6, 3
+    X = np.asfortranarray(rng.standard_normal((n, p)))
+    P = np.ascontiguousarray(_softmax(rng.standard_normal((K, n))))
+    c = rng.random(n) + 0.5
+    cls = np.array([0, 2, 1, 1, 0, 2, 0, 1])
+    feat = np.array([3, 3, 0, 5, -1, 1, 2, -1])     # -1: an intercept (column of ones)
+    A = _mn_columns(X, feat)
+    cols = np.where(feat[None, :] >= 0, X[:, np.maximum(feat, 0)], 1.0)
+    np.testing.assert_array_equal(A, cols)
+    ref = np.einsum("i,ia,ib,ai,ab->ab", c, cols, cols, P[cls],
+                    (cls[:, None] == cls[None, :]).astype(float)) - \
+        np.einsum("i,ia,ib,ai,bi->ab", c, cols, cols, P[cls], P[cls])
+    H = _mn_hessian(A, cls, P, c)
+    np.testing.assert_allclose(H, ref, rtol=1e-12, atol=1e-12)
+    # the off-diagonal block between two coordinate sets
+    np.testing.assert_allclose(_mn_hessian(A[:, :5], cls[:5], P, c, A[:, 5:], cls[5:]),
+                               ref[:5, 5:], rtol=1e-12, atol=1e-12)
+
+
+def _correlated_multiclass(rng, n=800, p=40, K=5):
+    """Correlated columns (CD in sample space needs many sweeps: the Gram form takes over)."""
+    X = rng.standard_normal((n, p)) @ (np.eye(p) + 3.0 * rng.standard_normal((p, p)) / np.sqrt(p))
+    W = rng.standard_normal((K, p)) * (rng.random((K, p)) < 0.5)
+    y = np.argmax(X @ W.T + rng.gumbel(size=(n, K)), axis=1)
+    return X, y
+
+
+_GRAM_C = 1.0
+
+
+@functools.lru_cache(maxsize=None)
+def _gram_problem(fit_intercept, l1_ratio):
+    """Problem and reference optimum (L-BFGS-B, computed once for both dtypes)."""
+    from fastreg.reference.solvers import logistic_lbfgsb
+    X, y = _correlated_multiclass(np.random.default_rng(1))     # 5 classes: unique L1 solution
+    w_ref, b_ref = logistic_lbfgsb(X, y, C=_GRAM_C, penalty="elasticnet", l1_ratio=l1_ratio,
+                                   fit_intercept=fit_intercept)
+    P_ref = logistic_objective(X, y, w_ref, b_ref, C=_GRAM_C, penalty="elasticnet",
+                               l1_ratio=l1_ratio)
+    return X, y, w_ref, P_ref
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_gram_direction_vs_reference(dtype, fit_intercept, l1_ratio, monkeypatch):
+    import fastreg.solvers.prox_newton_multinomial as mn
+    X, y, w_ref, P_ref = _gram_problem(fit_intercept, l1_ratio)
+    calls = []
+    gram_phase = mn._mn_gram_phase
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return gram_phase(*args, **kwargs)
+
+    monkeypatch.setattr(mn, "_mn_gram_phase", counting)
+    est = LogisticRegression(C=_GRAM_C, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+                             tol=1e-10 if dtype == np.float64 else 1e-5,
+                             max_iter=200).fit(X.astype(dtype), y)
+    assert calls, "the Gram form was not used"
+    assert est.coef_.dtype == dtype
+    P = logistic_objective(X, y, est.coef_, est.intercept_, C=_GRAM_C, penalty="elasticnet",
+                           l1_ratio=l1_ratio)
+    rel = 1e-8 if dtype == np.float64 else 1e-5
+    assert abs(P - P_ref) <= rel * P_ref
+    assert 0 < np.count_nonzero(est.coef_) < est.coef_.size
+    if dtype == np.float64:
+        assert est.optimality_violation_ <= 1e-9 * X.shape[0]
+        np.testing.assert_allclose(est.coef_, w_ref, atol=1e-5)
+    else:
+        np.testing.assert_allclose(est.coef_, w_ref, atol=2e-2)
+
+
+def test_blas_single_thread_inside_the_solver_and_restored(rng, monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import fastreg.solvers.prox_newton_multinomial as mn
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                if lib["user_api"] == "blas"]
+
+    seen = []
+    xt = mn._xt_dense
+
+    def recording(*args, **kwargs):
+        seen.extend(blas_threads())
+        return xt(*args, **kwargs)
+
+    monkeypatch.setattr(mn, "_xt_dense", recording)
+    X, y = _correlated_multiclass(rng, n=200, p=10, K=3)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        LogisticRegression(C=0.1, l1_ratio=1.0, tol=1e-6).fit(X, y)
+        assert blas_threads() == before
+        assert seen and set(seen) == {1}
+        # concurrent fits share one limit; the last one out restores the caller's
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(2) as pool:
+            fits = list(pool.map(lambda C: LogisticRegression(C=C, l1_ratio=1.0).fit(X, y),
+                                 [0.1, 0.2, 0.3, 0.4]))
+        assert blas_threads() == before and all(f.coef_.shape == (3, 10) for f in fits)
