@@ -243,7 +243,7 @@ class TestCompiledChecks:
     """fastreg._checks against numpy / scipy, on both sides of the threading threshold."""
 
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    @pytest.mark.parametrize("size", [0, 1, 7, 9, (1 << 18) + 13])
+    @pytest.mark.parametrize("size", [0, 1, 7, 9, (1 << 20) + 13])
     def test_all_finite_equals_numpy(self, rng, dtype, size):
         from fastreg import _checks
         x = rng.standard_normal(size).astype(dtype)
@@ -256,7 +256,7 @@ class TestCompiledChecks:
                 assert _checks.all_finite(y) == bool(np.isfinite(y).all()) is False
 
     @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
-    @pytest.mark.parametrize("shape", [(30, 20), (3000, 400)])
+    @pytest.mark.parametrize("shape", [(30, 20), (6000, 600)])
     def test_compressed_indices_statuses(self, rng, index_dtype, shape):
         from fastreg import _checks
         X = sp.random(*shape, density=0.3, format="csc", random_state=rng)

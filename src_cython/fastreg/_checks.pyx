@@ -15,7 +15,7 @@ ctypedef fused index_t:
     int
     long long
 
-cdef Py_ssize_t _PARALLEL_MIN = 1 << 18
+cdef Py_ssize_t _PARALLEL_MIN = 1 << 20
 
 
 cdef inline int _threads(Py_ssize_t size) noexcept nogil:
