@@ -10,9 +10,9 @@ Labels: least-squares blocks keep ``y``; logistic blocks hold ``y`` in
 """
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
 
 from .. import _blocks, _newton
+from ..solvers.design import blas_controller
 
 LEAST_SQUARES, LOGISTIC = 0, 1
 
@@ -302,16 +302,6 @@ def _curvature_weights(block, b, loss_code):
     return sw * p * (1.0 - p)
 
 
-_CONTROLLER = []
-
-
-def _blas_controller():
-    """One :class:`threadpoolctl.ThreadpoolController` per process (listing the libraries is slow)."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
-
-
 def weighted_gram(X, h, rows=4096):
     """``X^T diag(h) X`` (float64, dense ``(p, p)``) of a dense or CSR block, by row slabs."""
     p = X.shape[1]
@@ -322,7 +312,7 @@ def weighted_gram(X, h, rows=4096):
     H = np.zeros((p, p), dtype=X.dtype)
     # one BLAS thread: the parallelism is across blocks (worker processes get
     # OPENBLAS_NUM_THREADS=1 from dask's nanny; threaded workers do not)
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with blas_controller().limit(limits=1, user_api="blas"):
         for r in range(0, X.shape[0], rows):
             Xr = X[r:r + rows]
             H += (Xr * h[r:r + rows, None].astype(X.dtype)).T @ Xr

@@ -20,7 +20,7 @@ rest its event loop).
 """
 import numpy as np
 
-from ._block import _blas_controller
+from ..solvers.design import blas_controller
 from ._fista import fista
 from ._newton import HESSIAN_MAX_FEATURES, newton
 
@@ -49,7 +49,7 @@ def solve(problem, solver, init, *, tol, max_iter, verbose=0):
     if solver == "auto":
         solver = choose(problem)
     kw = dict(tol=tol, max_iter=max_iter, verbose=verbose)
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with blas_controller().limit(limits=1, user_api="blas"):
         return _run(solver, problem, coef_init, intercept_init, kw)
 
 

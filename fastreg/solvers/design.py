@@ -1,4 +1,4 @@
-"""The design matrix as the solvers see it, and the solvers' default thread count."""
+"""The design matrix as the solvers see it, the solvers' default thread count and BLAS control."""
 import os
 
 import numpy as np
@@ -6,7 +6,17 @@ import scipy.sparse as sp
 
 from .. import _cd
 
-__all__ = ["Design", "n_threads_default"]
+__all__ = ["Design", "blas_controller", "n_threads_default"]
+
+_CONTROLLER = []
+
+
+def blas_controller():
+    """One :class:`threadpoolctl.ThreadpoolController` per process (listing the libraries is slow)."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def n_threads_default():

@@ -22,6 +22,7 @@ from scipy.linalg import blas as _blas
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _newton
+from .design import blas_controller
 from .prox_newton import (_ARMIJO, _MIN_STEP, LogisticResult, _forcing, _orthant_newton, _penalty,
                           _penalty_change)
 
@@ -41,7 +42,7 @@ _BLAS_THREADED_WORK = 10 ** 9        # smallest product (multiply-adds) on the c
 _MN_GRAM_SLOW = 2.0      # switch to the Gram form when CD sweeps leave a violation > this * tol
 _MN_GRAM_MIN_WORK = 100_000   # smallest n_samples * swept coordinates for the Gram form
 
-_BLAS = {"lock": threading.Lock(), "depth": 0, "limiter": None, "caller": 1, "ctrl": None}
+_BLAS = {"lock": threading.Lock(), "depth": 0, "limiter": None, "caller": 1}
 
 
 def _single_blas_thread(solver):
@@ -60,10 +61,7 @@ def _single_blas_thread(solver):
     def wrapper(*args, **kwargs):
         with _BLAS["lock"]:
             if _BLAS["depth"] == 0:
-                if _BLAS["ctrl"] is None:
-                    from threadpoolctl import ThreadpoolController
-                    _BLAS["ctrl"] = ThreadpoolController()
-                blas = _BLAS["ctrl"].select(user_api="blas")
+                blas = blas_controller().select(user_api="blas")
                 _BLAS["caller"] = max([lib["num_threads"] for lib in blas.info()], default=1)
                 _BLAS["limiter"] = blas.limit(limits=1)
             _BLAS["depth"] += 1
@@ -84,7 +82,7 @@ def _blas_threads(work):
     solver running), else no change."""
     if _BLAS["depth"] != 1 or _BLAS["caller"] <= 1 or work < _BLAS_THREADED_WORK:
         return contextlib.nullcontext()
-    return _BLAS["ctrl"].limit(limits=_BLAS["caller"], user_api="blas")
+    return blas_controller().limit(limits=_BLAS["caller"], user_api="blas")
 
 
 def _log_softmax(Z):
