@@ -241,6 +241,13 @@ def test_gram_sparse_binary_counts(rng, value):
                                      np.array([0, 3, 4], dtype=np.int32), np.full(3, 1 / 3),
                                      np.empty((2, 2)), np.empty((1, 2, 2)), np.empty(2), nt,
                                      min_work=0)
+    # row indices unsorted across row blocks (300 rows, blocks of 128; shared gatherer
+    # _sparse_gram.gram_rows): an error too
+    for vals in ([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]):
+        with pytest.raises(ValueError, match="unsorted"):
+            _cd_gram.gram_sparse(np.array(vals), np.array([250, 5, 1], dtype=np.int32),
+                                 np.array([0, 2, 3], dtype=np.int32), np.full(300, 1 / 300),
+                                 np.empty((2, 2)), np.empty((1, 2, 2)), np.empty(2), 1)
     # one stored value differs: the weighted route, still right
     Y = X.copy()
     Y.data[5] = 3.0

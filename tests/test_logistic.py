@@ -132,6 +132,26 @@ def test_gram_ws(rng, dtype, fmt, fit_intercept):
                                atol=1e-6 if dtype == np.float32 else 1e-12)
 
 
+
+@pytest.mark.parametrize("m", [0, 1, 3, 4, 5, 9, 70])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_gram_ws_dense_chunks(rng, dtype, m, fit_intercept):
+    # rows in several chunks (700 rows, <= 32768 / m per chunk), 1-3 leftover columns
+    # after the groups of four, unsorted working set, zero weights: against numpy
+    n, p = 700, 80
+    Xd = np.asfortranarray(rng.standard_normal((n, p)), dtype=dtype)
+    h = (rng.random(n) * (rng.random(n) < 0.9)).astype(dtype)
+    ws = rng.permutation(p)[:m].astype(np.int32)
+    k = m + fit_intercept
+    Q = np.full((k, k), np.nan)
+    _newton.gram_ws_dense(Xd, h, ws, Q, np.empty(n))
+    A = Xd[:, ws].astype(np.float64)
+    if fit_intercept:
+        A = np.column_stack([A, np.ones(n)])
+    ref = A.T @ (h.astype(np.float64)[:, None] * A)
+    np.testing.assert_allclose(Q, ref, rtol=1e-12, atol=1e-11 * max(1.0, np.abs(ref).max(initial=0.0)))
+    np.testing.assert_array_equal(Q, Q.T)
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_gram_ws_sparse_blocks(rng, dtype, fit_intercept, n_threads):
@@ -261,7 +281,7 @@ def test_quad_cd_gram_kkt(rng, n_free):
 def test_both_inner_solvers(rng, monkeypatch, gram, fmt, penalty):
     """Gram-form and column-wise CD subproblem solvers reach the same optimum."""
     from fastreg.solvers import prox_newton
-    monkeypatch.setattr(prox_newton, "_gram_choice", lambda design, ws, n: gram)
+    monkeypatch.setattr(prox_newton, "_gram_choice", lambda design, ws, n, nnz_cols=None: gram)
     X, y = _problem(rng)
     rho = PENALTIES[penalty]
     for fit_intercept in (True, False):

@@ -19,11 +19,10 @@ models via coordinate descent, J. Stat. Softw. 33(1).
 from cython cimport floating
 from cython.parallel cimport prange
 
-from libc.stdlib cimport calloc, malloc, free
-
 import numpy as np
 
-from fastreg._utils cimport first_at_least, outer_upper_acc, prox_enet_box
+from fastreg._sparse_gram cimport gram_rows
+from fastreg._utils cimport prox_enet_box
 
 
 cdef inline unsigned long long _next(unsigned long long* state) noexcept nogil:
@@ -111,136 +110,6 @@ def gram_cd_epochs(const double[:, ::1] Q, double[::1] g, double[::1] w,
     return change
 
 
-cdef inline void _count_row(const int* col, Py_ssize_t m, Py_ssize_t p, int* cnt) noexcept nogil:
-    """``cnt[col[a] * p + col[q]] += 1`` for ``0 <= a <= q < m`` (one row's pairs).
-
-    Four rows of the triangle at a time: each ``col[q]`` is loaded once for four
-    increments (about 2x faster than one row at a time on a9a).
-    """
-    cdef Py_ssize_t a = 0, q, b0, b1, b2, b3
-    cdef int* c0
-    cdef int* c1
-    cdef int* c2
-    cdef int* c3
-    while a + 3 < m:
-        b0 = col[a]
-        b1 = col[a + 1]
-        b2 = col[a + 2]
-        b3 = col[a + 3]
-        c0 = cnt + b0 * p
-        c1 = cnt + b1 * p
-        c2 = cnt + b2 * p
-        c3 = cnt + b3 * p
-        c0[b0] += 1
-        c0[b1] += 1
-        c0[b2] += 1
-        c0[b3] += 1
-        c1[b1] += 1
-        c1[b2] += 1
-        c1[b3] += 1
-        c2[b2] += 1
-        c2[b3] += 1
-        c3[b3] += 1
-        for q in range(a + 4, m):
-            b0 = col[q]
-            c0[b0] += 1
-            c1[b0] += 1
-            c2[b0] += 1
-            c3[b0] += 1
-        a += 4
-    while a < m:
-        c0 = cnt + <Py_ssize_t> col[a] * p
-        for q in range(a, m):
-            c0[col[q]] += 1
-        a += 1
-
-
-cdef int _gram_rows(const floating* data, const int* indices, const int* indptr, int p,
-                    const floating* h, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t B,
-                    double scale, double* acc) noexcept nogil:
-    """Add ``sum_{r0 <= i < r1} h_i x_i x_i^T`` (upper triangle) to ``acc`` (``p x p``).
-
-    Rows are handled in blocks of ``B``: each block is gathered from the columns (one
-    cursor per column, sequential reads) into a row-major buffer with a slot of ``p``
-    entries per row (no row counts needed), then accumulated row by row. ``scale !=
-    0`` (every stored value equal to ``v`` and every ``h_i`` equal to ``h_0``, ``scale
-    = h_0 v^2``): the co-occurrences of the columns are counted in ``int32`` (no
-    multiplication, half the memory traffic) and added as ``scale * count``.
-    Returns -1 if the scratch cannot be allocated, -2 if a row has more than ``p``
-    entries (duplicate indices).
-    """
-    cdef Py_ssize_t j, k, e, i, rb, re, pos, a, q
-    cdef bint count = scale != 0.0, bad = 0
-    cdef int* cnt = NULL
-    cdef Py_ssize_t* cursor = <Py_ssize_t*> malloc(max(p, 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* fill = <Py_ssize_t*> malloc((B + 1) * sizeof(Py_ssize_t))
-    cdef int* bcol = <int*> malloc(max(B * p, 1) * sizeof(int))
-    cdef double* bval = NULL
-    if count:
-        cnt = <int*> calloc(max(p * p, 1), sizeof(int))
-    else:
-        bval = <double*> malloc(max(B * p, 1) * sizeof(double))
-    if cursor == NULL or fill == NULL or bcol == NULL or (cnt == NULL if count else bval == NULL):
-        free(cursor)
-        free(fill)
-        free(bcol)
-        free(bval)
-        free(cnt)
-        return -1
-    for j in range(p):
-        cursor[j] = first_at_least(indices, indptr[j], indptr[j + 1], <int> r0)
-    rb = r0
-    while rb < r1:
-        re = min(rb + B, r1)
-        for i in range(re - rb):
-            fill[i] = i * p             # next free slot of row rb + i
-        for j in range(p):              # gather
-            k = cursor[j]
-            e = indptr[j + 1]
-            if count:
-                while k < e and indices[k] < re:
-                    i = indices[k] - rb
-                    if fill[i] == (i + 1) * p:
-                        break           # duplicate indices: the row's slot is full
-                    bcol[fill[i]] = <int> j
-                    fill[i] += 1
-                    k += 1
-            else:
-                while k < e and indices[k] < re:
-                    i = indices[k] - rb
-                    pos = fill[i]
-                    if pos == (i + 1) * p:
-                        break
-                    bcol[pos] = <int> j
-                    bval[pos] = data[k]
-                    fill[i] = pos + 1
-                    k += 1
-            cursor[j] = k
-            if k < e and indices[k] < re:
-                bad = 1
-                break
-        if bad:
-            break
-        if count:
-            for i in range(re - rb):
-                _count_row(bcol + i * p, fill[i] - i * p, p, cnt)
-        else:
-            for i in range(re - rb):
-                if h[rb + i] != 0.0:
-                    outer_upper_acc(bcol + i * p, bval + i * p, fill[i] - i * p, h[rb + i], p, acc)
-        rb = re
-    if count:
-        for a in range(p):
-            for q in range(a, p):
-                acc[a * p + q] += scale * cnt[a * p + q]
-    free(cursor)
-    free(fill)
-    free(bcol)
-    free(bval)
-    free(cnt)
-    return -2 if bad else 0
-
-
 def gram_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
                 const floating[::1] h, double[:, ::1] Q_out, double[:, :, ::1] Q_tmp,
                 double[::1] xth_out, int n_threads, double min_work=1e7):
@@ -249,7 +118,8 @@ def gram_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
     Also ``xth_out = X^T h`` (weighted column sums, ``p`` entries).
 
     ``sum_i h_i x_i x_i^T`` is accumulated over the upper triangle, row by row,
-    in blocks of rows gathered from the columns: ``O(nnz + sum_i c_i^2 / 2)`` for
+    in blocks of rows gathered from the columns (:func:`fastreg._sparse_gram.gram_rows`,
+    shared with the prox-Newton working-set Gram): ``O(nnz + sum_i c_i^2 / 2)`` for
     ``c_i`` the non-zeros of row ``i``, and ``O(B p)`` scratch per thread with
     ``B <= 128`` rows per block and ``B p <= 2^18``. When every stored value equals
     one ``v`` and every ``h_i`` one ``h_0`` (0/1 data, unit weights), the
@@ -334,15 +204,15 @@ def gram_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
                 for b in range(p):
                     Q_tmp[t, a, b] = 0.0
         if p > 0 and nt == 1:
-            err = _gram_rows(&data[0], &indices[0], &indptr[0], <int> p, &h[0],
-                             0, n, B, scale, &Q_out[0, 0])
+            err = gram_rows(&data[0], &indices[0], &indptr[0], NULL, p, &h[0],
+                            0, n, B, scale, False, True, &Q_out[0, 0])
             n_nomem = err == -1
             n_dup = err == -2
         elif p > 0:
             for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
-                err = _gram_rows(&data[0], &indices[0], &indptr[0], <int> p, &h[0],
-                                 split[t], split[t + 1], B, scale,
-                                 &Q_out[0, 0] if t == 0 else &Q_tmp[t - 1, 0, 0])
+                err = gram_rows(&data[0], &indices[0], &indptr[0], NULL, p, &h[0],
+                                split[t], split[t + 1], B, scale, False, t == nt - 1,
+                                &Q_out[0, 0] if t == 0 else &Q_tmp[t - 1, 0, 0])
                 n_nomem += err == -1     # reductions (a plain assignment would be lastprivate)
                 n_dup += err == -2
         for t in range(nt - 1):
@@ -355,8 +225,8 @@ def gram_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
     if n_nomem:
         raise MemoryError("gram_sparse: out of memory for the row-block scratch")
     if n_dup:
-        raise ValueError("gram_sparse: a row has more entries than columns (duplicate "
-                         "indices in a column); sum duplicates first")
+        raise ValueError("gram_sparse: the row indices of a column are unsorted, duplicated "
+                         "(duplicate indices: sum duplicates first) or out of range")
     return None
 
 
