@@ -151,6 +151,46 @@ def test_model_hessian_matches_explicit_formula(rng):
                                ref[:5, 5:], rtol=1e-12, atol=1e-12)
 
 
+def test_model_hessian_scattered_classes_float32_and_extension(rng):
+    """Scattered classes (grouped internally), float32 products, and a Hessian extended
+    from a cache: each against the direct float64 build."""
+    from fastreg.solvers.prox_newton_multinomial import (_mn_columns, _mn_hessian,
+                                                         _mn_model_hessian)
+    n, p, K, q = 300, 20, 3, 60
+    X = np.asfortranarray(rng.standard_normal((n, p)))
+    P = np.ascontiguousarray(_softmax(rng.standard_normal((K, n))))
+    c = rng.random(n) + 0.5
+    cls = rng.integers(0, K, q)                     # scattered: many runs
+    feat = rng.integers(-1, p, q)
+    A = _mn_columns(X, feat)
+    cols = np.where(feat[None, :] >= 0, X[:, np.maximum(feat, 0)], 1.0)
+    ref = np.einsum("i,ia,ib,ai,ab->ab", c, cols, cols, P[cls],
+                    (cls[:, None] == cls[None, :]).astype(float)) - \
+        np.einsum("i,ia,ib,ai,bi->ab", c, cols, cols, P[cls], P[cls])
+    np.testing.assert_allclose(_mn_hessian(A, cls, P, c), ref, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(_mn_hessian(A[:, :25], cls[:25], P, c, A[:, 25:], cls[25:]),
+                               ref[:25, 25:], rtol=1e-12, atol=1e-10)
+    H32 = _mn_hessian(A, cls, P, c, dtype=np.float32)
+    assert H32.dtype == np.float64
+    scale = np.max(np.abs(ref))
+    err = np.max(np.abs(H32 - ref)) / scale
+    assert 1e-10 < err < 1e-5                       # float32 rounding, not float64
+    # cached builder: coordinates (class, feature in ws) plus intercepts, grown in two steps
+    ws = np.arange(2, p, dtype=np.int32)
+    kk, tt = rng.integers(0, K, 30), rng.integers(0, ws.size, 30)
+    keep = np.unique(kk * ws.size + tt, return_index=True)[1]
+    kk, tt = kk[keep], tt[keep]
+    cl = np.concatenate([kk, np.arange(K - 1)])
+    ft = np.concatenate([tt, np.full(K - 1, -1)])
+    cache = {"P": P}
+    m = kk.size // 2
+    _mn_model_hessian(X[:, ws], ws, cl[m:], ft[m:], P, c, cache)
+    A2, H2 = _mn_model_hessian(X[:, ws], ws, cl, ft, P, c, cache)
+    assert cache["ids"].size == cl.size
+    np.testing.assert_array_equal(A2, _mn_columns(X[:, ws], ft))
+    np.testing.assert_allclose(H2, _mn_hessian(A2, cl, P, c), rtol=1e-12, atol=1e-10)
+
+
 def _correlated_multiclass(rng, n=800, p=40, K=5):
     """Correlated columns (CD in sample space needs many sweeps: the Gram form takes over)."""
     X = rng.standard_normal((n, p)) @ (np.eye(p) + 3.0 * rng.standard_normal((p, p)) / np.sqrt(p))

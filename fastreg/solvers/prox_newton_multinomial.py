@@ -41,6 +41,7 @@ _MN_GRAM_MAX_ENTRIES = 2 * 10 ** 7   # largest n_samples * q (dense columns kept
 _BLAS_THREADED_WORK = 10 ** 9        # smallest product (multiply-adds) on the caller's threads
 _MN_GRAM_SLOW = 2.0      # switch to the Gram form when CD sweeps leave a violation > this * tol
 _MN_GRAM_MIN_WORK = 100_000   # smallest n_samples * swept coordinates for the Gram form
+_MN_SINGLE_REL = 1e-4    # float32 Hessian while the Gram tolerance >= this * max |gradient|
 
 _BLAS = {"lock": threading.Lock(), "depth": 0, "limiter": None, "caller": 1}
 
@@ -216,7 +217,11 @@ def _mn_direction(kernel, Xws, P, G, c, W, b, ws, V_ws, l1, l2, hess_floor, fit_
     the rest is solved in Gram form (:func:`_mn_gram_phase`: the model's
     Hessian on the swept coordinates built once by BLAS, then CD sweeps of
     ``O(q^2)`` alternating with sign-fixed Newton steps, to ``_MN_GRAM_TIGHT
-    tol`` but not below ``tol_min``, the rounding level); otherwise CD goes on
+    tol`` but not below ``tol_min``, the rounding level; the Hessian in float32,
+    twice the BLAS speed, while that tolerance is at least ``_MN_SINGLE_REL``
+    times the largest gradient entry: its rounding then perturbs the model's
+    gradient far less than the tolerance, and the model gradient checked at the
+    end is exact either way); otherwise CD goes on
     with a sign-fixed Newton step on a settled support now and then
     (:func:`_mn_support_newton`).
 
@@ -237,6 +242,11 @@ def _mn_direction(kernel, Xws, P, G, c, W, b, ws, V_ws, l1, l2, hess_floor, fit_
     W0, b0 = W[:, ws].astype(np.float64), b.copy()
     ep = 0
     gram = not hasattr(Xws, "toarray")
+    tol_gram = max(_MN_GRAM_TIGHT * tol, tol_min)
+    # a float32 Hessian (twice the BLAS speed) while its rounding (relative ~1e-6) stays far
+    # below the Gram form's tolerance relative to the gradient's scale
+    hdtype = np.float32 if tol_gram >= _MN_SINGLE_REL * float(
+        np.max(np.abs(V_ws), initial=0.0)) else np.float64
     support = W[:, ws] != 0
     next_direct, gap = _MN_SUPPORT_EVERY, _MN_SUPPORT_EVERY
     while ep < max_epochs:
@@ -255,8 +265,7 @@ def _mn_direction(kernel, Xws, P, G, c, W, b, ws, V_ws, l1, l2, hess_floor, fit_
                 _MN_GRAM_MIN_WORK <= n * q <= _MN_GRAM_MAX_ENTRIES:
             gram = False        # once per direction
             e, done = _mn_gram_phase(Xws, P, G, c, W, b, ws, W0, b0, Vm, R.sum(axis=1), mask,
-                                     l1, l2, hess_floor, fit_intercept, tol,
-                                     max(_MN_GRAM_TIGHT * tol, tol_min))
+                                     l1, l2, hess_floor, fit_intercept, tol, tol_gram, hdtype)
             ep += e
             if done:
                 break
@@ -285,7 +294,14 @@ def _mn_columns(Xws, feat):
     return A
 
 
-def _mn_hessian(A, cls, P, c, B=None, cls_B=None):
+def _class_runs(cls):
+    """``(class, start, stop)`` of the maximal runs of equal entries of ``cls``."""
+    cuts = np.flatnonzero(np.diff(cls)) + 1
+    starts, stops = np.concatenate([[0], cuts]), np.concatenate([cuts, [cls.size]])
+    return [(int(cls[a]), int(a), int(z)) for a, z in zip(starts, stops)]
+
+
+def _mn_hessian(A, cls, P, c, B=None, cls_B=None, dtype=np.float64):
     """Block of the multinomial model's Hessian between the coordinates of ``A`` and ``B``.
 
     Coordinate ``a`` is the column ``A[:, a]`` of ``X`` (a column of ones for an
@@ -293,34 +309,63 @@ def _mn_hessian(A, cls, P, c, B=None, cls_B=None):
     Hessian is ``sum_i c_i x_ij x_ij' (P_ik delta_kl - P_ik P_il)``: the
     class-block-diagonal ``A_k^T diag(c P_k) B_k`` minus ``U_A^T U_B``,
     ``U = A`` scaled by ``sqrt(c_i) P_{i, class}`` (BLAS: one ``syrk`` for
-    ``B = A``, the default, else one product; one product per class).
+    ``B = A``, the default, else one product; one product per pair of runs of
+    equal class in ``cls`` and ``cls_B``, on column slices: callers list the
+    coordinates grouped by class; scattered classes are grouped first).
+    ``A``, ``B``: Fortran-ordered float64. ``dtype``: precision of the products
+    (float32: twice the BLAS speed, relative rounding ~1e-6; the result is float64).
     Large products run with the caller's BLAS threads (``_blas_threads``).
 
     Returns
     -------
     H : ndarray (q_A, q_B) float64, C-contiguous
     """
-    sc = np.sqrt(c)
-    U = A * (P[cls] * sc).T                     # columns sqrt(c_i) P_{i, class} a_i
+    runs = _class_runs(cls)
+    runs_B = runs if B is None else _class_runs(cls_B)
+    if len(runs) * len(runs_B) > 16 * P.shape[0] ** 2:
+        # classes scattered (many small block products): group them, then restore the order
+        oa = np.argsort(cls, kind="stable")
+        if B is None:
+            H = _mn_hessian(np.asfortranarray(A[:, oa]), cls[oa], P, c, dtype=dtype)
+            ob = oa
+        else:
+            ob = np.argsort(cls_B, kind="stable")
+            H = _mn_hessian(np.asfortranarray(A[:, oa]), cls[oa], P, c,
+                            np.asfortranarray(B[:, ob]), cls_B[ob], dtype)
+        out = np.empty_like(H)
+        out[np.ix_(oa, ob)] = H
+        return out
+    sc = np.sqrt(c)[:, None].astype(dtype)
+    Pd = P.astype(dtype, copy=False)
+
+    def scaled(M, runs_M):
+        """``V = sqrt(c) M`` and ``U``: column ``a`` of ``V`` times ``P_{cls[a]}`` (Fortran)."""
+        V = np.multiply(M, sc, dtype=dtype)
+        U = np.empty_like(V)
+        for k, a0, a1 in runs_M:
+            np.multiply(V[:, a0:a1], Pd[k][:, None], out=U[:, a0:a1])
+        return V, U
+
+    V, U = scaled(A, runs)
     if B is None:
+        syrk = _blas.ssyrk if dtype == np.float32 else _blas.dsyrk
         with _blas_threads(A.shape[0] * A.shape[1] ** 2):
-            H = _blas.dsyrk(-1.0, U, trans=1)   # upper triangle of -U^T U
+            H = syrk(-1.0, U, trans=1).astype(np.float64)   # upper triangle of -U^T U
         H += np.triu(H, 1).T
-        B, cls_B, UB = A, cls, U
+        UB = U
     else:
-        UB = B * (P[cls_B] * sc).T
+        UB = scaled(B, runs_B)[1]
         with _blas_threads(A.shape[0] * A.shape[1] * B.shape[1]):
-            H = -(U.T @ UB)
-    UB *= sc[:, None]
-    for k in np.unique(cls_B):
-        rows, cols = np.flatnonzero(cls == k), np.flatnonzero(cls_B == k)
-        if rows.size:
-            H[np.ix_(rows, cols)] += A[:, rows].T @ UB[:, cols]
+            H = -(U.T @ UB).astype(np.float64)
+    for k, a0, a1 in runs:          # + A_k^T diag(c P_k) B_k
+        for kb, b0, b1 in runs_B:
+            if kb == k:
+                H[a0:a1, b0:b1] += V[:, a0:a1].T @ UB[:, b0:b1]
     return np.ascontiguousarray(H)
 
 
 def _mn_gram_phase(Xws, P, G, c, W, b, ws, W0, b0, Vm, gb, mask, l1, l2, hess_floor,
-                   fit_intercept, tol, tol_gram):
+                   fit_intercept, tol, tol_gram, dtype=np.float64):
     """The swept coordinates of :func:`_mn_direction` minimized in Gram form (in place).
 
     The model (at the Newton point ``W0``, ``b0``) is minimized from the
@@ -334,8 +379,9 @@ def _mn_gram_phase(Xws, P, G, c, W, b, ws, W0, b0, Vm, gb, mask, l1, l2, hess_fl
     ``tol_gram <= tol`` (glmnet's covariance updates, Friedman, Hastie & Tibshirani 2010).
     The model gradient on all of ``ws`` is then checked (one product with
     ``X_ws``); coordinates violating by more than ``tol`` join ``mask`` and
-    ``H`` is extended by their rows and columns, while ``mask`` stays within
-    ``_MN_GRAM_MAX`` coordinates.
+    ``H`` is extended by their rows and columns (:func:`_mn_model_hessian`),
+    while ``mask`` stays within ``_MN_GRAM_MAX`` coordinates. ``dtype``: the
+    precision of the Hessian's products (float32 or float64; ``H`` is float64).
 
     Returns
     -------
@@ -349,15 +395,14 @@ def _mn_gram_phase(Xws, P, G, c, W, b, ws, W0, b0, Vm, gb, mask, l1, l2, hess_fl
     nb = K - 1 if fit_intercept else 0
     cP = c * P
     kk, tt = np.nonzero(mask)
-    cls = np.concatenate([kk, np.arange(nb)])
-    feat = np.concatenate([tt, np.full(nb, -1)])
-    A = _mn_columns(Xws, feat)
-    H = _mn_hessian(A, cls, P, c)
     ep = 0
+    cache = {"P": P}
     while True:
         q = kk.size
+        A, H = _mn_model_hessian(Xws, ws, np.concatenate([kk, np.arange(nb)]),
+                                 np.concatenate([tt, np.full(nb, -1)]), P, c, cache, dtype)
         diag = np.einsum("ii->i", H)[:q]           # a view
-        np.maximum(diag, hess_floor * (c @ (A[:, :q] * A[:, :q])), out=diag)
+        np.maximum(diag, hess_floor * np.einsum("i,ij,ij->j", c, A[:, :q], A[:, :q]), out=diag)
         x = np.concatenate([W[kk, ws[tt]].astype(np.float64), b[:nb]])
         r = np.concatenate([Vm[kk, tt], gb[:nb]])
         e = _mn_gram_solve(H, r, x, q, l1, l2, tol_gram)
@@ -375,16 +420,49 @@ def _mn_gram_phase(Xws, P, G, c, W, b, ws, W0, b0, Vm, gb, mask, l1, l2, hess_fl
         if e >= _MN_GRAM_EPOCHS or q + n_out > _MN_GRAM_MAX or \
                 A.shape[0] * (A.shape[1] + n_out) > _MN_GRAM_MAX_ENTRIES:
             return ep, False
-        # extend H by the new coordinates (order: features, then the intercepts)
+        # the new coordinates join (only their rows and columns of H are computed)
         kn, tn = np.nonzero(out)
-        An = _mn_columns(Xws, tn)
-        Hon = _mn_hessian(A, cls, P, c, An, kn)
-        Hnn = _mn_hessian(An, kn, P, c)
-        order = np.concatenate([np.arange(q), q + nb + np.arange(n_out), q + np.arange(nb)])
-        H = np.block([[H, Hon], [Hon.T, Hnn]])[np.ix_(order, order)]
-        A = np.asfortranarray(np.hstack([A, An])[:, order])
-        cls = np.concatenate([cls, kn])[order]
         kk, tt = np.concatenate([kk, kn]), np.concatenate([tt, tn])
+
+
+def _mn_model_hessian(Xws, ws, cls, feat, P, c, cache, dtype=np.float64):
+    """Columns ``A`` and model Hessian ``H`` (:func:`_mn_hessian`) on coordinates ``(cls, feat)``.
+
+    ``feat`` are positions in ``ws`` (``-1``: the class's intercept). Entries
+    of ``cache`` (a dict holding the coordinates, columns and Hessian of the
+    last call) are reused when it was built at the same ``P`` (the same
+    object): only the rows and columns of coordinates not in it are computed.
+    The result is stored back in ``cache`` (``None``: no cache).
+    """
+    n, q = Xws.shape[0], cls.size
+    K = P.shape[0]
+    gid = np.where(feat >= 0, ws[np.maximum(feat, 0)].astype(np.int64) * K + cls, -1 - cls)
+    hit = np.full(q, -1)
+    if cache is not None and cache.get("P") is P and cache.get("dtype") == dtype:
+        old = cache["ids"]
+        srt = np.argsort(old)
+        pos = np.minimum(np.searchsorted(old[srt], gid), old.size - 1)
+        found = old[srt][pos] == gid
+        hit[found] = srt[pos[found]]
+    f = hit >= 0
+    nf = np.flatnonzero(~f)
+    f = np.flatnonzero(f)
+    A = np.empty((n, q), order="F")
+    H = np.empty((q, q))
+    if f.size:
+        A[:, f] = cache["A"][:, hit[f]]
+        H[np.ix_(f, f)] = cache["H"][np.ix_(hit[f], hit[f])]
+    if nf.size:
+        An = _mn_columns(Xws, feat[nf])
+        A[:, nf] = An
+        H[np.ix_(nf, nf)] = _mn_hessian(An, cls[nf], P, c, dtype=dtype)
+        if f.size:
+            Hfn = _mn_hessian(np.asfortranarray(A[:, f]), cls[f], P, c, An, cls[nf], dtype)
+            H[np.ix_(f, nf)] = Hfn
+            H[np.ix_(nf, f)] = Hfn.T
+    if cache is not None and cache.get("P") is P:
+        cache.update(ids=gid, A=A, H=H, dtype=dtype)
+    return A, H
 
 
 def _mn_gram_solve(H, r, x, q, l1, l2, tol):
@@ -417,8 +495,10 @@ def _mn_gram_solve(H, r, x, q, l1, l2, tol):
             HS[np.flatnonzero(isf), np.flatnonzero(isf)] += l2
         x_new = _orthant_newton(HS, g, xs, isf)
         if x_new is not None:
+            d = np.zeros(m)
+            d[S] = x_new - xs
             x[S] = x_new
-            r += H[:, S] @ (x_new - xs)
+            r += H @ d              # H symmetric: no copy of its columns S
     return ep
 
 
