@@ -11,7 +11,7 @@ Labels: least-squares blocks keep ``y``; logistic blocks hold ``y`` in
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _blocks, _newton
+from .. import _blocks, _checks, _newton
 from ..solvers.design import blas_controller
 
 LEAST_SQUARES, LOGISTIC = 0, 1
@@ -23,7 +23,9 @@ class RowBlock:
     Holds a cache of ``z = X w`` for the last ``w`` seen (keyed by a token), so
     that the intercept's Newton steps and the dual terms of the logistic gap
     cost O(n_rows) instead of a pass over ``X``. A block moved to another
-    worker (a retried task) just recomputes it.
+    worker (a retried task) just recomputes it. The token and ``z`` are one
+    attribute, written at once: a copy of the block pickled by another thread
+    (a transfer) never pairs a token with another iterate's ``z``.
     """
 
     def __init__(self, X, y, sw):
@@ -32,22 +34,27 @@ class RowBlock:
         self.sw = sw
         self.sparse = sp.issparse(X)
         self.n = X.shape[0]
-        self._token = None
-        self._z = None
+        self._cache = (None, None)      # (token, z)
         self.labels = None      # raw labels (classification), see :func:`encode_labels`
         self.classes = None     # the classes ``y = +-1`` encodes, once encoded
 
+    @property
+    def _z(self):
+        """``X w`` of the cached iterate."""
+        return self._cache[1]
+
     def xw(self, w, token=None):
         """``X w`` (float64), from the cache when ``token`` matches."""
-        if token is not None and token == self._token:
-            return self._z
+        cached_token, cached = self._cache
+        if token is not None and token == cached_token:
+            return cached
         z = np.empty(self.n)
         w = np.ascontiguousarray(w, dtype=self.X.dtype)
         if self.sparse:
             _blocks.xv_csr(self.X.data, self.X.indices, self.X.indptr, w, z)
         else:
             _blocks.xv_dense(self.X, w, z)
-        self._token, self._z = token, z
+        self._cache = (token, z)
         return z
 
     def loss_grad(self, w, b, loss_code, token=None, y=None):
@@ -64,7 +71,7 @@ class RowBlock:
             loss, dsum = _blocks.loss_grad_dense(self.X, yy, self.sw, w, z, grad, float(b),
                                                  int(loss_code))
         if token is not None:
-            self._token, self._z = token, z
+            self._cache = (token, z)
         return loss, dsum, grad.astype(np.float64)
 
     def newton(self, w, b, loss_code, token=None, y=None):
@@ -84,7 +91,7 @@ class RowBlock:
         loss, dsum, hsum = _blocks.newton_dense(self.X, yy, self.sw, w, z, grad, xh, hess,
                                                 self._work, float(b), int(loss_code))
         if token is not None:
-            self._token, self._z = token, z
+            self._cache = (token, z)
         return (loss, dsum, grad.astype(np.float64), hsum, xh.astype(np.float64),
                 hess.astype(np.float64))
 
@@ -98,19 +105,25 @@ class RowBlock:
         return out.astype(np.float64)
 
 
-def make_block(X, y, sw, dtype, index, labels=False):
+def make_block(X, y, sw, dtype, index, labels=False, stats=None):
     """Validate one chunk and build its :class:`RowBlock` (runs on a worker).
 
+    ``stats=(gram,)``: the block's :func:`block_stats` are computed here too, in the
+    same task (the build round's work then runs as each block is built, not after all
+    of them), and kept for :func:`built_stats`.
+
     Dense chunks become C-ordered (a copy only if they are not), sparse chunks
-    CSR with int32 indices, sorted and without duplicates. ``sw=None``: unit
-    weights. ``labels=True`` (classification): ``y`` is kept as given in
-    ``block.labels`` (any dtype) and ``block.y`` is set by
-    :func:`encode_labels` once the classes are known.
+    CSR with int32 indices, sorted and without duplicates (a copy only if they
+    are not: the chunk, which may be a persisted input another task reads, is
+    never modified). ``sw=None``: unit weights. ``labels=True``
+    (classification): ``y`` is kept as given in ``block.labels`` (any dtype)
+    and ``block.y`` is set by :func:`encode_labels` once the classes are known.
     """
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=dtype)
-        X.sum_duplicates()
-        X.sort_indices()
+        if not X.has_canonical_format:      # sorts and sums in place: on a copy
+            X = X.copy()
+            X.sum_duplicates()
         if X.nnz > np.iinfo(np.int32).max:
             raise ValueError(f"block {index}: too many non-zeros for int32 indices")
         X.indices = X.indices.astype(np.int32, copy=False)
@@ -134,7 +147,7 @@ def make_block(X, y, sw, dtype, index, labels=False):
     if y.shape[0] != X.shape[0] or sw.shape[0] != X.shape[0]:
         raise ValueError(f"block {index}: X has {X.shape[0]} rows but y has {y.shape[0]} "
                          f"and sample_weight {sw.shape[0]}")
-    if not np.all(np.isfinite(values)):
+    if not _all_finite(values):
         raise ValueError(f"block {index}: X contains NaN or infinity")
     if not np.all(np.isfinite(y)):
         raise ValueError(f"block {index}: y contains NaN or infinity")
@@ -142,7 +155,24 @@ def make_block(X, y, sw, dtype, index, labels=False):
         raise ValueError(f"block {index}: sample_weight must be finite and non-negative")
     block = RowBlock(X, y, sw)
     block.labels = raw if labels else None
+    if stats is not None:
+        block.built = block_stats(block, *stats)
     return block
+
+
+def built_stats(block, gram=False):
+    """:func:`block_stats` of a block, as computed by :func:`make_block` (then dropped from
+    the block), or computed now (a round that is rerun, a block built without them)."""
+    out = getattr(block, "built", None)
+    block.built = None
+    return block_stats(block, gram) if out is None else out
+
+
+def _all_finite(values):
+    """Whether a (C-contiguous) array has no NaN or inf: one compiled read, no temporary."""
+    if values.dtype.kind != "f":
+        return True
+    return bool(_checks.all_finite(values.reshape(-1)))
 
 
 class LabelWeights:
@@ -201,9 +231,12 @@ def block_stats(block, gram=False):
         if block.sparse or not block.n:
             H = weighted_gram(block.X, sw) if block.n else np.zeros((p, p))
             m = block.xtv(block.sw)
-        else:            # the least-squares Hessian pass at w = 0 with y = 0: X^T s and X^T S X
-            zeros = np.zeros(block.n, dtype=block.X.dtype)
-            _, _, _, _, m, H = block.newton(np.zeros(p), 0.0, LEAST_SQUARES, y=zeros)
+        else:            # the least-squares Hessian pass at w = 0: X^T s, X^T S X and (targets,
+            # not raw labels) its gradient -X^T (s y), in one pass
+            raw = getattr(block, "labels", None) is not None
+            yy = np.zeros(block.n, dtype=block.X.dtype) if raw else block.y
+            _, _, grad, _, m, H = block.newton(np.zeros(p), 0.0, LEAST_SQUARES, y=yy)
+            xsy = None if raw else -grad
         first = (None, H)
     else:
         m = block.xtv(block.sw)
@@ -211,13 +244,18 @@ def block_stats(block, gram=False):
         uniq, inv = np.unique(block.labels, return_inverse=True)
         inv = inv.reshape(-1)
         xs = None
-        if gram:
-            xs = np.array([block.xtv(np.where(inv == k, block.sw, 0).astype(block.X.dtype))
-                           for k in range(uniq.shape[0])]) if uniq.shape[0] <= 2 else None
+        if gram and 0 < uniq.shape[0] <= 2:     # the last label's row by a pass, the other's
+            # (when there are two) as X^T s minus it: only the second class's row is used
+            last = block.xtv(np.where(inv == uniq.shape[0] - 1, block.sw, 0)
+                             .astype(block.X.dtype))
+            xs = np.array([m - last, last] if uniq.shape[0] == 2 else [last])
+        elif gram and uniq.shape[0] == 0:
+            xs = np.zeros((0, p))
         labels = LabelWeights(uniq, np.bincount(inv, sw, minlength=uniq.shape[0]),
                               xs.reshape(-1, p) if xs is not None else None)
     elif gram:
-        xsy = block.xtv((block.sw * block.y).astype(block.X.dtype))
+        if xsy is None:
+            xsy = block.xtv((block.sw * block.y).astype(block.X.dtype))
         first = (xsy, first[1])
     return (float(block.n), float(sw.sum()), float(sw @ y), float(sw @ (y * y)),
             m, float(sw[y > 0].sum()), labels, first, None if gram else _column_squares(block))

@@ -7,7 +7,8 @@ graph (so that a block lost with its worker is recomputed), validated there
 (NaN, shapes). Plain numpy/scipy input is first wrapped in a dask array of
 row chunks (a few per worker thread). Building the blocks, their statistics,
 the classes of a classifier's labels and (for a Newton solver) the first
-step's Gram take one round (:func:`build_engine`).
+step's Gram take one round (:func:`build_engine`); the sums of that round are
+computed by the build tasks, as each block is built (:func:`make_block`).
 
 Placement: every round waits for the busiest worker, so the blocks should be
 spread evenly (by rows) over the workers. When the input's chunks are in the
@@ -24,7 +25,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ._block import block_stats, encode_labels, make_block
+from ..solvers.design import blas_controller
+from ._block import built_stats, encode_labels, make_block
 from ._engine import DaskEngine
 
 
@@ -156,15 +158,23 @@ def build_engine(X, y, sample_weight, client, labels=False, gram_max_features=0)
     else:
         ss = _as_dask(sample_weight, "sample_weight", rows, n).to_delayed().ravel()
     where = _placement(X, client)
+    gram = p <= gram_max_features
     parts = []
     for k, (xk, yk, sk) in enumerate(zip(xs, ys, ss)):
         with annotate(**({} if where is None else
                          dict(workers=[where[k]], allow_other_workers=True))):
-            parts.append(delayed(make_block, pure=True)(xk, yk, sk, dtype, k, labels))
-    engine = DaskEngine(client, client.compute(parts), rows=[int(r) for r in rows])
-    # only these n_features-sized sums travel, the blocks stay on the workers
-    gram = p <= gram_max_features
-    n_rows, S, Sy, Syy, m, Spos, counts, first, sq = engine.map_sum(block_stats, gram)
+            # pure=False: every engine builds its own blocks (they hold per-fit state: the
+            # encoded labels, the X w cache), never those of another fit on the same input
+            parts.append(delayed(make_block, pure=False)(xk, yk, sk, dtype, k, labels,
+                                                         (gram,)))
+    # one BLAS thread: in-process (threaded) workers share this process's BLAS, whose
+    # threads make the Gram's many small syrk calls tens of times slower on a busy machine
+    # (worker processes get OPENBLAS_NUM_THREADS=1 from dask's nanny)
+    with blas_controller().limit(limits=1, user_api="blas"):
+        engine = DaskEngine(client, client.compute(parts), rows=[int(r) for r in rows])
+        # the sums were computed with the blocks: only these n_features-sized results
+        # travel, the blocks stay on the workers
+        n_rows, S, Sy, Syy, m, Spos, counts, first, sq = engine.map_sum(built_stats, gram)
     engine.classes, engine.first, engine.sq = None, first, sq
     if labels:
         engine.classes = counts.values

@@ -107,7 +107,9 @@ class DaskEngine(BlockEngine):
         scheduler: its tasks and the blocks it held are recomputed elsewhere).
     hosts : bool
         Start one :class:`BlockHost` actor per worker and run the rounds through them
-        (else every round is tasks).
+        (else every round is tasks). Only with the default client: an actor handle binds
+        itself to the default client (``distributed.Actor``), whose calls on another
+        client's actors never return.
     rows : list of int, optional
         Rows per block: the weights that balance the rounds when a block is held by
         several workers (a copy made for a task): each round runs it where the load is
@@ -128,6 +130,7 @@ class DaskEngine(BlockEngine):
         self.retries = retries
         self._where = None
         self._fresh = True                  # no round yet: the blocks are still being built
+        hosts = hosts and _is_default(client)
         self._hosts = None if hosts else {}
         self._host_futures = []
         if hosts:                           # started with the blocks, collected by the first round
@@ -269,6 +272,15 @@ class BlockHost:
         data = self._worker.data
         blocks = [data[key] for key in keys]
         return self._worker.address, _group_items(fn, indices, fan_in, n_blocks, args, blocks)
+
+
+def _is_default(client):
+    """Whether ``client`` is the one ``distributed.default_client()`` returns."""
+    from distributed import default_client
+    try:
+        return default_client() is client
+    except ValueError:
+        return False
 
 
 def least_loaded_holders(holders, rows):
