@@ -1,4 +1,6 @@
 """Tests of the single input-validation layer (fastreg._validation)."""
+import functools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -243,44 +245,49 @@ class TestCompiledChecks:
     """fastreg._checks against numpy / scipy, on both sides of the threading threshold."""
 
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    @pytest.mark.parametrize("size", [0, 1, 7, 9, (1 << 20) + 13])
-    def test_all_finite_equals_numpy(self, rng, dtype, size):
+    @pytest.mark.parametrize("size", [0, 1, 7, 9, (1 << 16) + 13])
+    @pytest.mark.parametrize("parallel_min", [None, 1 << 10])
+    def test_all_finite_equals_numpy(self, rng, dtype, size, parallel_min):
         from fastreg import _checks
         x = rng.standard_normal(size).astype(dtype)
         x[::3] = np.where(x[::3] < 0, -1, 1) * np.finfo(dtype).max  # huge but finite
-        assert np.isfinite(x).all() and _checks.all_finite(x)
+        kw = {} if parallel_min is None else {"parallel_min": parallel_min}
+        assert np.isfinite(x).all() and _checks.all_finite(x, **kw)
         for bad in (np.nan, np.inf, -np.inf):
             for pos in {0, size // 2, size - 1} if size else ():
                 y = x.copy()
                 y[pos] = bad
-                assert _checks.all_finite(y) == bool(np.isfinite(y).all()) is False
+                assert _checks.all_finite(y, **kw) == bool(np.isfinite(y).all()) is False
 
     @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
     @pytest.mark.parametrize("shape", [(30, 20), (6000, 600)])
-    def test_compressed_indices_statuses(self, rng, index_dtype, shape):
+    @pytest.mark.parametrize("parallel_min", [None, 1 << 10])
+    def test_compressed_indices_statuses(self, rng, index_dtype, shape, parallel_min):
         from fastreg import _checks
+        check = _checks.compressed_indices if parallel_min is None else \
+            functools.partial(_checks.compressed_indices, parallel_min=parallel_min)
         X = sp.random(*shape, density=0.3, format="csc", random_state=rng)
         indptr, indices = X.indptr.astype(index_dtype), X.indices.astype(index_dtype)
         n = shape[0]
-        assert _checks.compressed_indices(indptr, indices, n) == 0
+        assert check(indptr, indices, n) == 0
         col = int(np.argmax(np.diff(indptr)))  # a column with at least 2 entries
         a = int(indptr[col])
         swapped = indices.copy()
         swapped[[a, a + 1]] = swapped[[a + 1, a]]
         duplicated = indices.copy()
         duplicated[a + 1] = duplicated[a]
-        assert _checks.compressed_indices(indptr, swapped, n) == 1
-        assert _checks.compressed_indices(indptr, duplicated, n) == 1
+        assert check(indptr, swapped, n) == 1
+        assert check(indptr, duplicated, n) == 1
         for bad_index in (-1, n):
             broken = indices.copy()
             broken[a + 1] = bad_index
-            assert _checks.compressed_indices(indptr, broken, n) == -1
+            assert check(indptr, broken, n) == -1
         decreasing = indptr.copy()
         decreasing[col + 1] = decreasing[col] - 1
-        assert _checks.compressed_indices(decreasing, indices, n) == -2
-        assert _checks.compressed_indices(indptr, indices[:-1], n) == -2  # ends beyond indices
-        assert _checks.compressed_indices(indptr + 1, indices, n) == -2
-        assert _checks.compressed_indices(indptr[:0], indices, n) == -2
+        assert check(decreasing, indices, n) == -2
+        assert check(indptr, indices[:-1], n) == -2  # ends beyond indices
+        assert check(indptr + 1, indices, n) == -2
+        assert check(indptr[:0], indices, n) == -2
 
     def test_unsorted_input_is_sorted_and_sorted_input_kept(self, rng):
         X = sp.random(40, 30, density=0.3, format="csc", random_state=rng)

@@ -4,8 +4,8 @@ scikit-learn's finiteness test sums all of ``X`` on one thread, and scipy's
 index checks take several passes with temporaries; on large inputs these
 cost a noticeable part of a fast fit. The kernels here read each array once,
 allocate nothing of the input's size and split the work over OpenMP threads
-(``omp_get_max_threads()``, which threadpoolctl limits) above
-``_PARALLEL_MIN`` entries.
+(``omp_get_max_threads()``, which threadpoolctl limits) from
+:data:`PARALLEL_MIN` entries.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -15,11 +15,15 @@ ctypedef fused index_t:
     int
     long long
 
-cdef Py_ssize_t _PARALLEL_MIN = 1 << 20
+#: Smallest input (entries) checked on several threads. High on purpose: when another
+#: process keeps one of the cores busy, an OpenMP region waits for its descheduled
+#: thread, and the check of a 2e6-entry matrix took 3-4x longer on 2 threads than on 1.
+#: Only inputs that take tens of milliseconds on one thread are split.
+PARALLEL_MIN = 1 << 25
 
 
-cdef inline int _threads(Py_ssize_t size) noexcept nogil:
-    return openmp.omp_get_max_threads() if size >= _PARALLEL_MIN else 1
+cdef inline int _threads(Py_ssize_t size, Py_ssize_t parallel_min) noexcept nogil:
+    return openmp.omp_get_max_threads() if size >= parallel_min else 1
 
 
 cdef Py_ssize_t _BLOCK = 1 << 14
@@ -45,8 +49,10 @@ cdef inline double _zero_products(const floating* v, Py_ssize_t n) noexcept nogi
     return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
-def all_finite(const floating[::1] values):
+def all_finite(const floating[::1] values, Py_ssize_t parallel_min=PARALLEL_MIN):
     """Whether every entry of ``values`` is finite (no NaN, no +-inf).
+
+    Threads from ``parallel_min`` entries.
 
     ``x * 0`` is 0 for finite ``x`` and NaN otherwise, so the sum of these
     products is 0 exactly when all entries are finite (no overflow possible).
@@ -57,13 +63,14 @@ def all_finite(const floating[::1] values):
     if n == 0:
         return True
     with nogil:
-        for b in prange(n_blocks, num_threads=_threads(n), schedule="static"):
+        for b in prange(n_blocks, num_threads=_threads(n, parallel_min), schedule="static"):
             start = b * _BLOCK
             acc += _zero_products(&values[start], min(_BLOCK, n - start))
     return acc == 0.0
 
 
-def compressed_indices(const index_t[::1] indptr, const index_t[::1] indices, long long n_minor):
+def compressed_indices(const index_t[::1] indptr, const index_t[::1] indices, long long n_minor,
+                       Py_ssize_t parallel_min=PARALLEL_MIN):
     """Check the index arrays of a CSR/CSC matrix in one pass.
 
     Parameters
@@ -71,6 +78,7 @@ def compressed_indices(const index_t[::1] indptr, const index_t[::1] indices, lo
     indptr : int32 or int64 array (n_major + 1,)
     indices : int32 or int64 array (at least ``indptr[-1]`` entries; same dtype as indptr)
     n_minor : int, the length of each slice (rows of a CSC matrix, columns of a CSR one)
+    parallel_min : int, threads from this many stored entries
 
     Returns
     -------
@@ -95,7 +103,7 @@ def compressed_indices(const index_t[::1] indptr, const index_t[::1] indices, lo
     if decreasing or nnz > indices.shape[0]:
         return -2
     with nogil:
-        for j in prange(n_major, num_threads=_threads(nnz), schedule="guided"):
+        for j in prange(n_major, num_threads=_threads(nnz, parallel_min), schedule="guided"):
             prev = -1
             for k in range(indptr[j], indptr[j + 1]):
                 idx = indices[k]
