@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from .._validation import check_sample_weight, check_X, check_X_y
 from ._base import VersionedPickleMixin
 from ..solvers.prox_newton import logistic_prox_newton
+from ..solvers.newton_cg_multinomial import multinomial_newton_cg
 from ..solvers.prox_newton_multinomial import _log_softmax, multinomial_prox_newton
 
 __all__ = ["LogisticRegression"]
@@ -132,9 +133,10 @@ def _solve(X, codes, n_classes, sw, C, rho, *, fit_intercept, tol, max_iter, coe
             coef_init=None if coef_init is None else np.asarray(coef_init).reshape(p),
             intercept_init=0.0 if intercept_init is None else float(np.ravel(intercept_init)[0]),
             **kwargs)
-    else:
-        res = multinomial_prox_newton(X, codes, n_classes, c, rho, coef_init=coef_init,
-                                      intercept_init=intercept_init, **kwargs)
+    else:   # smooth (L2 or no penalty): Newton-CG; with an L1 part: working-set prox-Newton
+        solver = multinomial_newton_cg if rho is None or rho == 0.0 else multinomial_prox_newton
+        res = solver(X, codes, n_classes, c, rho, coef_init=coef_init,
+                     intercept_init=intercept_init, **kwargs)
     coef = np.asarray(res.coef, dtype=dtype).reshape(n_coef, p)
     intercept = np.asarray(res.intercept, dtype=dtype).reshape(n_coef)
     return res, coef, intercept
@@ -153,7 +155,9 @@ class LogisticRegression(VersionedPickleMixin, LinearClassifierMixin, SparseCoef
     entries of ``coef_`` (shape ``(K, n_features)``); it is solved by
     proximal Newton on the full softmax Hessian (all classes coupled; working
     sets of features) and stopped by the optimality violation
-    (:func:`fastreg.solvers.prox_newton.multinomial_prox_newton`).
+    (:func:`fastreg.solvers.prox_newton.multinomial_prox_newton`); L2 or no
+    penalty by truncated Newton-CG with the same stopping rule
+    (:func:`fastreg.solvers.newton_cg_multinomial.multinomial_newton_cg`).
 
     Parameters
     ----------
@@ -181,7 +185,8 @@ class LogisticRegression(VersionedPickleMixin, LinearClassifierMixin, SparseCoef
         meaning.)
     max_iter : int, default=100
         Maximum number of outer iterations (working-set updates, each
-        followed by a full duality-gap computation).
+        followed by a full duality-gap computation); multinomial with L2 or
+        no penalty: Newton iterations.
     warm_start : bool, default=False
         Start from the previous ``coef_`` and ``intercept_``.
     class_weight : dict, 'balanced' or None, default=None
@@ -200,7 +205,7 @@ class LogisticRegression(VersionedPickleMixin, LinearClassifierMixin, SparseCoef
         Multinomial intercepts are centered (sum 0; the softmax is invariant
         to a common shift).
     n_iter_ : ndarray of shape (1,)
-        Outer iterations.
+        Outer iterations (multinomial with L2 or no penalty: Newton iterations).
     dual_gap_ : float
         Binary with a penalty: duality gap at the end, in objective units
         (NaN otherwise).
