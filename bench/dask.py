@@ -29,7 +29,8 @@ Protocol
    worker) and persisted, with 1 worker and
    with 2 workers (processes, one thread each, 8 GB memory limit each): the time of one
    distributed pass of the block kernels (gradient; gradient + Hessian) and of whole fits
-   (``tol=1e-6``), wall and CPU, with the fit's number of map-reduce rounds, the seconds the
+   (``tol=1e-6``; median of ``--repeat`` fits), wall and CPU, with the fit's number of
+   map-reduce rounds, the seconds the
    busiest worker spent in the block functions and the parallel efficiency (those seconds /
    (workers x wall)), logged on the workers (the rounds are actor calls, not tasks). A cell
    that fails is written as its error; the run goes on.
@@ -273,10 +274,11 @@ def _take_cpu_log(dask_worker):
     return log
 
 
-def _fit_profile(client, make, X, y):
-    """One fit with the per-worker logs of its block functions: ``(wall, CPU, estimator,
-    rounds, busiest worker's seconds in block functions, parallel efficiency = those seconds
-    summed over workers / (workers * wall), CPU critical path)``.
+def _fit_profile(client, make, X, y, repeat=1):
+    """``repeat`` fits, the last one with the per-worker logs of its block functions:
+    ``(median wall, median CPU, estimator, rounds, busiest worker's seconds in block
+    functions, parallel efficiency = those seconds summed over workers / (workers * wall),
+    CPU critical path)``; the last four are the profiled fit's.
 
     The rounds run as actor calls (not tasks), so the seconds come from the block functions
     themselves (wrapped by :func:`_cpu_logged`), not from the task stream. The CPU critical
@@ -295,6 +297,7 @@ def _fit_profile(client, make, X, y):
         rounds[0] += 1
         return original(self, _cpu_logged(fn, rounds[0]), *args)
 
+    runs = [timed(client, lambda: make().fit(X, y), 1)[:2] for _ in range(repeat - 1)]
     client.run(_take_cpu_log)
     _engine.DaskEngine.map_sum = counted
     _data.make_block = _cpu_logged(build, 0)
@@ -307,8 +310,10 @@ def _fit_profile(client, make, X, y):
                    for r in range(0, rounds[0] + 1))
     busy = [sum(v[1] for v in log.values()) for log in logs]
     n_workers = len(client.scheduler_info()["workers"])
-    return (wall, cpu, est, rounds[0], max(busy, default=0.0),
-            sum(busy) / (n_workers * wall), critical)
+    efficiency = sum(busy) / (n_workers * wall)
+    runs.append((wall, cpu))
+    wall, cpu = (float(np.median(v)) for v in zip(*runs))
+    return wall, cpu, est, rounds[0], max(busy, default=0.0), efficiency, critical
 
 
 # dask's own periodic work, sampled less often (``--lean-dask``): the workers' statistical
@@ -381,7 +386,7 @@ def scaling(size, repeat, lean=False):
                     key = ("fit", data, label, workers)
                     try:
                         res[key] = _fit_profile(client, make, X, yls if label == "Lasso"
-                                                else ylog)
+                                                else ylog, repeat)
                         wall, _, est, rounds, _, eff, crit = res[key]
                         print(f"[bench/dask] fit {data} {label} {workers} worker(s): "
                               f"{wall:.3g} s ({est.solver_}, {int(np.ravel(est.n_iter_)[0])} "
@@ -496,11 +501,12 @@ def main():
                       "(1 thread each)",
              "columns": ["data", "shape", "kernel", "1 worker (s)", "2 workers (s)", "speed-up",
                          "CPU 1 worker (s)", "CPU 2 workers (s)"], "rows": pass_rows},
-            {"title": "Scaling: whole fit (tol 1e-6, intercept), 1 -> 2 workers "
-                      "(rounds: distributed map-reduce rounds; busiest worker: its seconds in "
-                      "the block functions and block builds; efficiency: those seconds / "
-                      "(workers x wall); CPU critical path: sum over rounds (the block builds "
-                      "counted as one) of the largest per-worker CPU time, i.e. the wall "
+            {"title": "Scaling: whole fit (tol 1e-6, intercept), 1 -> 2 workers, median "
+                      f"of {repeat} fit(s) (rounds: distributed map-reduce rounds; busiest "
+                      "worker: its seconds in the block functions and block builds; "
+                      "efficiency: those seconds / (workers x wall); CPU critical path: sum "
+                      "over rounds (the block builds counted as one) of the largest "
+                      "per-worker CPU time, i.e. the wall "
                       "time on idle cores without fixed costs per round)",
              "columns": ["data", "shape", "estimator", "solver", "iterations (1 / 2)",
                          "rounds (1 / 2)", "1 worker (s)", "2 workers (s)", "speed-up",
