@@ -175,7 +175,7 @@ def _separated(Z, codes, c):
 
 def multinomial_newton_cg(X, codes, n_classes, c, rho, *, fit_intercept=True, coef_init=None,
                           intercept_init=None, tol=1e-4, max_iter=100, max_cg=_CG_MAX,
-                          precondition=True, verbose=0, warn=True, **unused):
+                          precondition=True, verbose=0, warn=True):
     """Multinomial logistic regression with an L2 penalty or none, by truncated Newton-CG.
 
     Minimizes ``sum_i c_i (logsumexp_k z_ik - z_{i, y_i}) + l2/2 ||W||_F^2``,
