@@ -37,6 +37,7 @@ class RowBlock:
         self._cache = (None, None)      # (token, z)
         self.labels = None      # raw labels (classification), see :func:`encode_labels`
         self.classes = None     # the classes ``y = +-1`` encodes, once encoded
+        self.built = None       # block_stats computed by make_block, until built_stats takes them
 
     @property
     def _z(self):
@@ -163,8 +164,7 @@ def make_block(X, y, sw, dtype, index, labels=False, stats=None):
 def built_stats(block, gram=False):
     """:func:`block_stats` of a block, as computed by :func:`make_block` (then dropped from
     the block), or computed now (a round that is rerun, a block built without them)."""
-    out = getattr(block, "built", None)
-    block.built = None
+    out, block.built = block.built, None
     return block_stats(block, gram) if out is None else out
 
 

@@ -79,7 +79,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from .prox_newton import _ARMIJO, _MIN_STEP, LogisticResult
-from .prox_newton_multinomial import _softmax_loss, _softmax_state
+from .prox_newton_multinomial import _softmax_loss, _softmax_state, _stopping_scale
 
 __all__ = ["multinomial_newton_cg"]
 
@@ -155,14 +155,6 @@ class _Products:
         return np.asarray(R @ X, dtype=np.float64)
 
 
-def _null_model(c, codes, K, fit_intercept):
-    """Scores ``(K, n)`` of the null model: the log of the weighted class frequencies (centered)."""
-    freq = np.bincount(codes, weights=c, minlength=K)
-    b0 = np.log(np.maximum(freq, 1e-300) / freq.sum())
-    b0 -= b0.mean()
-    return b0 if fit_intercept else np.zeros(K)
-
-
 def _separated(Z, codes, c):
     """Whether the scores classify every sample of positive weight strictly correctly."""
     n = Z.shape[1]
@@ -232,8 +224,6 @@ def multinomial_newton_cg(X, codes, n_classes, c, rho, *, fit_intercept=True, co
     c64 = np.ascontiguousarray(c, dtype=np.float64)
     l2 = 0.0 if rho is None else 1.0
     prod = _Products(X)
-    eps_rel = 32 * np.finfo(np.float64).eps if X.dtype == np.float64 else \
-        4 * float(np.finfo(X.dtype).eps)
     nb = K if fit_intercept else 0
     n_var = K * p + nb
 
@@ -246,13 +236,9 @@ def multinomial_newton_cg(X, codes, n_classes, c, rho, *, fit_intercept=True, co
             Wv -= Wv.mean(axis=0)
         return v
 
-    # ---- null model: scale of the stopping rule (as the prox-Newton solver's)
-    b_null = _null_model(c64, codes, K, fit_intercept)
-    _, _, G0 = _softmax_state(np.broadcast_to(b_null[:, None], (K, n)).copy(), c64, codes)
-    g0 = prod.back(G0, exact=True)
-    viol0 = max(float(np.max(np.abs(g0), initial=0.0)),
-                float(np.max(np.abs(G0.sum(axis=1)))),     # also without intercept, as there
-                eps_rel * float(c64.sum()))
+    # ---- null model: scale of the stopping rule (the prox-Newton solver's)
+    b_null, G0, g0, viol0, eps_rel = _stopping_scale(lambda G: prod.back(G, exact=True), c64,
+                                                     codes, K, fit_intercept, X.dtype)
     gnorm0 = max(float(np.sqrt(np.sum(g0 * g0) + (np.sum(G0.sum(axis=1) ** 2) if nb else 0.0))),
                  eps_rel * float(c64.sum()))
     tol_abs = max(tol * viol0, eps_rel * viol0)

@@ -173,6 +173,30 @@ def _softmax_loss(Z, c, codes):
     return float(c @ (lse - Z[codes, np.arange(Z.shape[1])]))
 
 
+def _stopping_scale(xt, c, codes, K, fit_intercept, dtype):
+    """The null model and the scale of the multinomial stopping rule (shared by both solvers).
+
+    ``xt(G)`` is ``X^T G^T`` (any layout) for a class-major ``G``. Returns
+    ``b0``, the centered log of the weighted class frequencies (the null
+    model's intercepts when there is an intercept); ``G0``, ``g0 = xt(G0)``,
+    the loss gradient at the null model's scores (``b0``, or 0 without
+    intercept); ``viol0``, its sup-norm (intercept rows included, floored at
+    ``floor_rel sum(c)``); and ``floor_rel``, the relative rounding level of
+    the stopping rule (``32 eps`` in float64, ``4 eps`` in float32).
+    """
+    floor_rel = 32 * np.finfo(np.float64).eps if dtype == np.float64 else \
+        4 * float(np.finfo(dtype).eps)
+    freq = np.bincount(codes, weights=c, minlength=K)
+    b0 = np.log(np.maximum(freq, 1e-300) / freq.sum())
+    b0 -= b0.mean()
+    _, _, G0 = _softmax_state(np.zeros((K, c.shape[0])) + (b0[:, None] if fit_intercept else 0.0),
+                              c, codes)
+    g0 = xt(G0)
+    viol0 = max(float(np.max(np.abs(g0), initial=0.0)),
+                float(np.max(np.abs(G0.sum(axis=1)))), floor_rel * float(c.sum()))
+    return b0, G0, g0, viol0, floor_rel
+
+
 def _xt_dense(X, G, ws=None):
     """``X[:, ws]^T G^T`` (shape ``(m, K)``) in float64, no copy of X."""
     Xs = X if ws is None else (X[:, ws] if ws.size < X.shape[1] else X)
@@ -617,8 +641,6 @@ def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, 
     c64 = np.ascontiguousarray(c, dtype=np.float64)
     if hess_floor is None:
         hess_floor = 1e-10 if dtype == np.float64 else 1e-6
-    floor_rel = 32 * np.finfo(np.float64).eps if dtype == np.float64 else \
-        4 * float(np.finfo(dtype).eps)
     W = np.zeros((K, p), dtype=dtype) if coef_init is None else \
         np.array(coef_init, dtype=dtype).reshape(K, p)
     b = np.zeros(K) if (intercept_init is None or not fit_intercept) else \
@@ -643,17 +665,11 @@ def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, 
     def penalty(W_):
         return _penalty(W_.ravel(), rho)
 
-    # null model intercepts: log of the weighted class frequencies
-    freq = np.bincount(codes, weights=c64, minlength=K)
-    b0 = np.log(np.maximum(freq, 1e-300) / freq.sum())
-    b0 -= b0.mean()
+    # null model intercepts and the scale of the stopping rule
+    b0, _, _, viol0, floor_rel = _stopping_scale(lambda G: _xt_dense(X, G), c64, codes, K,
+                                                 fit_intercept, dtype)
     if fit_intercept and coef_init is None and intercept_init is None:
         b = b0.copy()
-    # scale of the stopping rule: the loss gradient's sup-norm at the null model
-    _, _, G0 = _softmax_state(np.zeros((K, n)) + (b0[:, None] if fit_intercept else 0.0),
-                              c64, codes)
-    viol0 = max(float(np.max(np.abs(_xt_dense(X, G0)), initial=0.0)),
-                float(np.max(np.abs(G0.sum(axis=1)))), floor_rel * float(c64.sum()))
     tol_abs = max(tol * viol0, floor_rel * viol0)
     XW = xw()
     Z = XW + b[:, None]
