@@ -38,7 +38,9 @@ def test_cd_kernel_minimizes_the_quadratic_model(rng, dtype, fmt, fit_intercept)
     lips.fill(-1.0)
     mask = np.ones((K, ws.size), dtype=np.uint8)
     tol = 1e-12 if dtype == np.float64 else 1e-5
-    args = (P, G, c, W, b, dz, s, lips, lips_b, mask, ws, l1, l2, 0.0, fit_intercept, 5000, tol)
+    gx = np.full((K, ws.size), np.nan)
+    args = (P, G, c, W, b, dz, s, lips, gx, lips_b, mask, ws, l1, l2, 0.0, fit_intercept, 5000,
+            tol)
     if fmt == "dense":
         ep, viol = _newton.multinomial_cd_dense(np.asfortranarray(X), *args)
     else:
@@ -65,6 +67,8 @@ def test_cd_kernel_minimizes_the_quadratic_model(rng, dtype, fmt, fit_intercept)
     else:
         assert np.all(b == 0)
     np.testing.assert_allclose(lips[:, 0], (c * P * (1 - P)) @ X[:, 1].astype(np.float64) ** 2)
+    np.testing.assert_allclose(gx, (X[:, ws].astype(np.float64).T @ G.T).T, rtol=1e-10,
+                               atol=1e-12 * np.abs(G).sum())
 
 
 def test_cd_kernel_rejects_bad_shapes(rng):
@@ -72,12 +76,13 @@ def test_cd_kernel_rejects_bad_shapes(rng):
     X = np.asfortranarray(rng.standard_normal((n, p)))
     P = np.full((K, n), 1.0 / K)
     args = [P, P.copy(), np.ones(n), np.zeros((K, p)), np.zeros(K), np.zeros((K, n)),
-            np.zeros(n), np.zeros((K, p)), np.zeros(K), np.ones((K, p), dtype=np.uint8),
-            np.arange(p, dtype=np.int32)]
+            np.zeros(n), np.zeros((K, p)), np.full((K, p), np.nan), np.zeros(K),
+            np.ones((K, p), dtype=np.uint8), np.arange(p, dtype=np.int32)]
     bad = list(args)
-    bad[10] = np.array([0, 5], dtype=np.int32)
+    bad[11] = np.array([0, 5], dtype=np.int32)
     bad[7] = np.zeros((K, 2))
-    bad[9] = np.ones((K, 2), dtype=np.uint8)
+    bad[8] = np.full((K, 2), np.nan)
+    bad[10] = np.ones((K, 2), dtype=np.uint8)
     with pytest.raises(ValueError, match="out of range"):
         _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0)
     bad = list(args)
@@ -85,8 +90,12 @@ def test_cd_kernel_rejects_bad_shapes(rng):
     with pytest.raises(ValueError, match="n_samples"):
         _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0)
     bad = list(args)
-    bad[9] = np.ones((K, p + 1), dtype=np.uint8)
+    bad[10] = np.ones((K, p + 1), dtype=np.uint8)
     with pytest.raises(ValueError, match="mask"):
+        _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0)
+    bad = list(args)
+    bad[8] = np.full((K, p + 1), np.nan)
+    with pytest.raises(ValueError, match="gx"):
         _newton.multinomial_cd_dense(X, *bad, 0.1, 0.0, 0.0, True, 10, 0.0)
 
 

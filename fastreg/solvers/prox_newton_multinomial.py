@@ -259,6 +259,7 @@ def _mn_direction(kernel, Xws, P, G, c, W, b, ws, V_ws, l1, l2, hess_floor, fit_
     dz = np.zeros((K, n))
     s = np.zeros(n)
     lips = np.full((K, m), -1.0)
+    gx = np.full((K, m), np.nan)        # x_j . G_k, filled by the kernel (G fixed here)
     lips_b = np.empty(K)
     mask = ((W[:, ws] != 0) | (_mn_coord_violation(V_ws, W[:, ws], l1, l2) > tol)).astype(
         np.uint8)
@@ -274,9 +275,9 @@ def _mn_direction(kernel, Xws, P, G, c, W, b, ws, V_ws, l1, l2, hess_floor, fit_
     support = W[:, ws] != 0
     next_direct, gap = _MN_SUPPORT_EVERY, _MN_SUPPORT_EVERY
     while ep < max_epochs:
-        e, v = kernel(P, G, c, W, b, dz, s, lips, lips_b, mask, ws, l1, l2, float(hess_floor),
-                      bool(fit_intercept), int(min(max_epochs - ep, _MN_SUPPORT_EVERY)),
-                      float(tol))
+        e, v = kernel(P, G, c, W, b, dz, s, lips, gx, lips_b, mask, ws, l1, l2,
+                      float(hess_floor), bool(fit_intercept),
+                      int(min(max_epochs - ep, _MN_SUPPORT_EVERY)), float(tol))
         ep += e
         R = G + cP * (dz - s)            # model gradient with respect to Z
         Vm = _xt_dense(Xws, R).T
