@@ -78,8 +78,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from .prox_newton import _ARMIJO, _MIN_STEP, LogisticResult
-from .prox_newton_multinomial import _softmax_loss, _softmax_state, _stopping_scale
+from .prox_newton import LogisticResult
+from .prox_newton_multinomial import _backtrack_scores, _softmax_state, _stopping_scale
 
 __all__ = ["multinomial_newton_cg"]
 
@@ -344,20 +344,13 @@ def multinomial_newton_cg(X, codes, n_classes, c, rho, *, fit_intercept=True, co
             stalled = True
             continue
         D = s[:K * p].reshape(K, p)
-        WD, DD = float(np.vdot(W, D)), float(np.vdot(D, D))
-        rounding = 64 * np.finfo(np.float64).eps * max(abs(F), 1e-300)
-        tiny = -decrease <= 1e3 * rounding
-        step = 1.0
-        while step >= _MIN_STEP:
-            Zt = Z + step * dZ
-            Ft = _softmax_loss(Zt, c64, codes) + 0.5 * l2 * (
-                float(np.vdot(W, W)) + step * (2.0 * WD + step * DD))
-            if Ft <= F + _ARMIJO * step * decrease or (tiny and Ft <= F + rounding):
-                break
-            step *= 0.5
-        else:
+        WW, WD, DD = float(np.vdot(W, W)), float(np.vdot(W, D)), float(np.vdot(D, D))
+        found = _backtrack_scores(Z, dZ, F, decrease,
+                                  lambda t: 0.5 * l2 * (WW + t * (2.0 * WD + t * DD)), c64, codes)
+        if found is None:
             stalled = True
             continue
+        step, Zt = found
         x += step * s
         center(x)
         if prod.blocks is not None:     # float32 X: exact scores of the new iterate

@@ -173,6 +173,29 @@ def _softmax_loss(Z, c, codes):
     return float(c @ (lse - Z[codes, np.arange(Z.shape[1])]))
 
 
+def _backtrack_scores(Z, dZ, F, decrease, penalty_at, c, codes):
+    """Armijo backtracking along the scores' direction ``dZ`` (shared by both solvers).
+
+    ``F``: the objective at ``Z``; ``decrease < 0``: its directional
+    derivative (or the model's decrease) at a unit step; ``penalty_at(t)``:
+    the penalty at step ``t``. Steps ``1, 1/2, ...`` down to ``_MIN_STEP``;
+    when ``-decrease`` is below the rounding level of ``F``, objective values
+    cannot rank the steps, and the full step is taken unless it visibly
+    increases ``F``. Returns ``(step, Z + step dZ)``, or ``None`` when no
+    step is accepted.
+    """
+    rounding = 64 * np.finfo(np.float64).eps * max(abs(F), 1e-300)
+    tiny = -decrease <= 1e3 * rounding
+    step = 1.0
+    while step >= _MIN_STEP:
+        Zt = Z + step * dZ
+        Ft = _softmax_loss(Zt, c, codes) + penalty_at(step)
+        if Ft <= F + _ARMIJO * step * decrease or (tiny and Ft <= F + rounding):
+            return step, Zt
+        step *= 0.5
+    return None
+
+
 def _stopping_scale(xt, c, codes, K, fit_intercept, dtype):
     """The null model and the scale of the multinomial stopping rule (shared by both solvers).
 
@@ -741,26 +764,15 @@ def multinomial_prox_newton(X, codes, n_classes, c, rho, *, fit_intercept=True, 
             W_ws = W[:, ws].ravel()
             D = D.ravel()
             decrease = float(np.vdot(G, dz)) + _penalty_change(W_ws, D, 1.0, rho)
-            F = Pobj
-            rounding = 64 * np.finfo(np.float64).eps * max(abs(F), 1e-300)
             if not decrease < 0.0:
                 stalled = True
                 break
-            # below the rounding level of F, objective values cannot rank the steps:
-            # the full Newton step is then taken unless it visibly increases F
-            tiny = -decrease <= 1e3 * rounding
-            step = 1.0
-            accepted = False
-            while step >= _MIN_STEP:
-                Zt = Z + step * dz
-                Ft = _softmax_loss(Zt, c64, codes) + pen + _penalty_change(W_ws, D, step, rho)
-                if Ft <= F + _ARMIJO * step * decrease or (tiny and Ft <= F + rounding):
-                    accepted = True
-                    break
-                step *= 0.5
-            if not accepted:
+            found = _backtrack_scores(Z, dz, Pobj, decrease,
+                                      lambda t: pen + _penalty_change(W_ws, D, t, rho), c64, codes)
+            if found is None:
                 stalled = True
                 break
+            step, Zt = found
             W[:, ws] = (W_ws.astype(np.float64) + step * D).astype(dtype).reshape(K, m)
             b = b + step * db
             Z = Zt
