@@ -36,7 +36,13 @@ Algorithm (line-search Newton-CG, Nocedal & Wright 2006, Algorithm 7.1):
   see ``_EXACT_WORK``);
 - Jacobi preconditioner ``diag(H)``: ``(c P (1 - P)) (X o X) + l2`` and
   ``sum_i c_i P_ki (1 - P_ki)`` for the intercepts (``X o X`` formed by
-  column blocks, never whole);
+  column blocks, never whole); for dense ``X`` with fewer than
+  ``_KRON_MAX_FEATURES`` features, a Kronecker-factored approximation of
+  ``H`` (:mod:`fastreg.solvers.kronecker_precond`) from the Newton step after
+  one whose CG iterations cost more than building it (``2 K n p``
+  multiply-adds per iteration against ``n p^2 / 2 + 4 p^3``): on weakly
+  regularized problems it cuts the CG iterations several times (zipcode_usps
+  at ``C = 1``, tol 1e-4: 4.5 -> 1.5 s; mnist_5k: 5.5 -> 3.2 s);
 - the scores of the direction, ``X D^T + d``, are accumulated from the CG
   products (no extra product), and the step is chosen by Armijo backtracking
   on the exact objective (``Z + t dZ`` costs ``O(n K)`` per trial).
@@ -79,6 +85,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from .prox_newton import LogisticResult
+from .kronecker_precond import KroneckerPreconditioner, kronecker_cost
 from .prox_newton_multinomial import _backtrack_scores, _softmax_state, _stopping_scale
 
 __all__ = ["multinomial_newton_cg"]
@@ -94,6 +101,7 @@ _CG_TOL_SHARE = 0.1     # CG stops once the model's gradient is below this share
 _EXACT_WORK = 10 ** 6
 _EXACT_RTOL = 1e-10
 _BLOCK_ENTRIES = 2 ** 20  # entries of X converted at once (float32 X: float64 products)
+_KRON_MAX_FEATURES = 2048   # Kronecker preconditioner up to this many features (its O(p^3) eigh)
 
 
 def _column_blocks(X):
@@ -155,6 +163,21 @@ class _Products:
         return np.asarray(R @ X, dtype=np.float64)
 
 
+def _jacobi(prod, P, cP, l2, nb):
+    """Jacobi preconditioner ``r -> r / diag(H)``: ``(c P (1 - P)) (X o X) + l2`` for ``W``,
+    ``sum_i c_i P_ki (1 - P_ki)`` for the intercepts (diagonal floored at ``1e-12`` of its
+    largest entry)."""
+    K, p = P.shape[0], prod.X.shape[1]
+    h = cP * (1.0 - P)
+    diag = np.empty(K * p + nb)
+    diag[:K * p] = (prod.back(h, square=True) + l2).ravel()
+    if nb:
+        diag[K * p:] = h.sum(axis=1)
+    floor = 1e-12 * float(np.max(diag, initial=0.0))
+    diag = np.maximum(diag, floor if floor > 0 else 1.0)
+    return lambda r: r / diag
+
+
 def _separated(Z, codes, c):
     """Whether the scores classify every sample of positive weight strictly correctly."""
     n = Z.shape[1]
@@ -198,7 +221,11 @@ def multinomial_newton_cg(X, codes, n_classes, c, rho, *, fit_intercept=True, co
     max_cg : int
         CG iterations per Newton iteration at most.
     precondition : bool
-        Jacobi (diagonal) preconditioner for CG.
+        Precondition CG: Jacobi (diagonal); for dense ``X`` with fewer than
+        ``_KRON_MAX_FEATURES`` features, the Kronecker-factored preconditioner
+        (:class:`fastreg.solvers.kronecker_precond.KroneckerPreconditioner`)
+        from the Newton step after one whose CG iterations cost more than
+        building it (ill-conditioned problems, e.g. weak regularization).
     verbose : int
     warn : bool
         ``ConvergenceWarning`` (with the violation) when not converged, and
@@ -276,6 +303,9 @@ def multinomial_newton_cg(X, codes, n_classes, c, rho, *, fit_intercept=True, co
     max_cg = max_cg if not exact else max(max_cg, 2 * n_var)
     n_newton = n_cg = 0
     converged = stalled = False
+    kron_ok = precondition and not prod.sparse and p < _KRON_MAX_FEATURES
+    kronecker = False
+    hv_cost, kron_cost = 2 * K * n * p, kronecker_cost(n, p)
     while True:
         if verbose:
             print(f"[fastreg.multinomial_newton_cg] newton {n_newton:3d}  objective {F:.12e}  "
@@ -290,18 +320,16 @@ def multinomial_newton_cg(X, codes, n_classes, c, rho, *, fit_intercept=True, co
         gnorm = float(np.sqrt(g @ g))
         cg_tol = (_EXACT_RTOL if exact else min(0.5, np.sqrt(gnorm / gnorm0))) * gnorm
         cP = c64 * P
-        if precondition:
-            h = cP * (1.0 - P)
-            diag = np.empty(n_var)
-            diag[:K * p] = (prod.back(h, square=True) + l2).ravel()
-            if nb:
-                diag[K * p:] = h.sum(axis=1)
-            floor = 1e-12 * float(np.max(diag, initial=0.0))
-            diag = np.maximum(diag, floor if floor > 0 else 1.0)
+        if not precondition:
+            prec = np.copy
+        elif kronecker:
+            prec = KroneckerPreconditioner(X, P, c64, bool(nb), l2)
+        else:
+            prec = _jacobi(prod, P, cP, l2, nb)
         s = np.zeros(n_var)
         dZ = np.zeros((K, n))
         r = g.copy()
-        z = center(r / diag) if precondition else center(r.copy())
+        z = center(prec(r))
         d = -z
         rz = float(r @ z)
         for j in range(max_cg):
@@ -328,12 +356,15 @@ def multinomial_newton_cg(X, codes, n_classes, c, rho, *, fit_intercept=True, co
             if float(np.sqrt(r @ r)) <= cg_tol or \
                     (not exact and float(np.max(np.abs(r))) <= _CG_TOL_SHARE * tol_abs):
                 break
-            z = center(r / diag) if precondition else center(r.copy())
+            z = center(prec(r))
             rz, rz_old = float(r @ z), rz
             if not rz > 0.0:        # residual zero (to rounding) in the preconditioner's norm
                 break
             d *= rz / rz_old
             d -= z
+        # the Kronecker preconditioner from the next Newton step on, once its build costs
+        # less than the CG iterations this one took (they do not get fewer near the optimum)
+        kronecker = kronecker or (kron_ok and (j + 1) * hv_cost > kron_cost)
         # ---- trust region on the scores, then Armijo backtracking on the exact objective
         big = float(np.max(np.abs(dZ), initial=0.0))
         if big > _MAX_DZ:

@@ -1,0 +1,94 @@
+"""Kronecker-factored preconditioner for the multinomial logistic Hessian (dense ``X``).
+
+The Hessian of ``sum_i c_i (logsumexp_k z_ik - z_{i, y_i})`` with respect to
+``V = [W, b]`` (``K x (p + 1)``, ``z_i = V x~_i``, ``x~_i = [x_i, 1]``) is
+
+    H = sum_i c_i S_i (x) x~_i x~_i^T,     S_i = diag(P_i) - P_i P_i^T,
+
+a sum of ``n`` Kronecker products. :class:`KroneckerPreconditioner` replaces it
+by one, ``A (x) B`` with ``A = sum_i c_i S_i`` (``K x K``) and ``B = sum_i w_i
+x~_i x~_i^T / sum_i w_i``, ``w_i = c_i trace(S_i)`` (samples weighted by their
+curvature), which is exact when every ``S_i`` is the same matrix, and adds the
+L2 term. Its inverse costs two small eigendecompositions per build and two
+products with the ``K x K`` and ``(p + 1) x (p + 1)`` eigenvector matrices per
+application. Compared with a Jacobi preconditioner, it cuts the
+conjugate-gradient iterations of an ill-conditioned problem several times
+(zipcode_usps at ``C = 1``: 282 -> 67 iterations to a relative residual of
+1e-2 near the optimum).
+
+References
+----------
+Martens, Grosse (2015), Optimizing neural networks with Kronecker-factored
+approximate curvature, ICML (the Kronecker approximation of a sum of Kronecker
+products of per-sample factors); Van Loan, Pitsianis (1993), Approximation with
+Kronecker products (inverting ``A (x) B + l I`` through the factors' eigenvectors).
+"""
+import numpy as np
+from scipy.linalg import blas as _blas
+
+__all__ = ["KroneckerPreconditioner", "kronecker_cost"]
+
+_FLOOR_REL = 1e-12      # smallest eigenvalue product kept, relative to the largest
+
+
+def kronecker_cost(n, p):
+    """Multiply-adds of one build for dense ``X`` of shape ``(n, p)``: the weighted Gram
+    ``n (p + 1)^2 / 2`` plus about ``4 (p + 1)^3`` for its eigendecomposition."""
+    return n * (p + 1) ** 2 / 2 + 4 * (p + 1) ** 3
+
+
+class KroneckerPreconditioner:
+    """``(A (x) B + l2)^{-1}`` applied to flat vectors ``[vec(W), b]`` (``W`` row-major ``(K, p)``).
+
+    Parameters
+    ----------
+    X : ndarray (n, p), float32 or float64, dense (not copied; a scaled copy
+        of it, in its dtype, is a temporary of the build)
+    P : ndarray (K, n), softmax probabilities (class-major)
+    c : ndarray (n,), non-negative sample weights
+    fit_intercept : bool
+        Whether the vectors end with the ``K`` intercepts.
+    l2 : float
+        L2 penalty on ``W`` (added to every eigenvalue, the intercepts' too:
+        a preconditioner needs only be positive definite).
+    """
+
+    def __init__(self, X, P, c, fit_intercept, l2):
+        K = P.shape[0]
+        cP = c * P
+        A = np.diag(cP.sum(axis=1)) - cP @ P.T
+        w = c * (P * (1.0 - P)).sum(axis=0)
+        wsum = float(w.sum())
+        if not wsum > 0.0:
+            w, wsum = np.ones_like(w), float(w.size)
+        Xw = np.multiply(X, np.sqrt(w / wsum)[:, None].astype(X.dtype), order="F")
+        syrk = _blas.ssyrk if Xw.dtype == np.float32 else _blas.dsyrk
+        B_W = np.asarray(syrk(1.0, Xw, trans=1, lower=1), dtype=np.float64)
+        p = X.shape[1]
+        m = p + (1 if fit_intercept else 0)
+        B = np.empty((m, m))
+        B[:p, :p] = B_W
+        if fit_intercept:
+            xw = np.asarray((w / wsum).astype(X.dtype) @ X, dtype=np.float64)
+            B[p, :p] = xw
+            B[p, p] = 1.0
+        la, self.Ua = np.linalg.eigh(A)
+        lb, self.Ub = np.linalg.eigh(B, UPLO="L")
+        prod = np.maximum(np.outer(la, lb), 0.0)
+        self.den = np.maximum(prod, _FLOOR_REL * float(np.max(prod, initial=0.0))) + l2
+        if not np.all(self.den > 0.0):
+            self.den = np.where(self.den > 0.0, self.den, 1.0)
+        self.K, self.p, self.fit_intercept = K, p, fit_intercept
+
+    def __call__(self, r):
+        """``M^{-1} r`` for a flat ``r`` (length ``K p`` or ``K (p + 1)``); a new array."""
+        K, p = self.K, self.p
+        R = r[:K * p].reshape(K, p)
+        if self.fit_intercept:
+            R = np.hstack([R, r[K * p:, None]])
+        Rt = self.Ua.T @ R @ self.Ub
+        Rt /= self.den
+        Z = self.Ua @ Rt @ self.Ub.T
+        if not self.fit_intercept:
+            return Z.ravel()
+        return np.concatenate([Z[:, :p].ravel(), Z[:, p]])
