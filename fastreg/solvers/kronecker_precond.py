@@ -29,6 +29,7 @@ from scipy.linalg import blas as _blas
 __all__ = ["KroneckerPreconditioner", "kronecker_cost"]
 
 _FLOOR_REL = 1e-12      # smallest eigenvalue product kept, relative to the largest
+_BLOCK_ENTRIES = 2 ** 21    # entries of X scaled at once for the weighted Gram (16 MB float64)
 
 
 def kronecker_cost(n, p):
@@ -37,13 +38,27 @@ def kronecker_cost(n, p):
     return n * (p + 1) ** 2 / 2 + 4 * (p + 1) ** 3
 
 
+def _weighted_gram(X, w):
+    """Lower triangle of ``X^T diag(w) X`` (float64), by row blocks of about ``_BLOCK_ENTRIES``
+    entries (BLAS ``syrk`` in X's precision on a scaled copy of each block only)."""
+    n, p = X.shape
+    syrk = _blas.ssyrk if X.dtype == np.float32 else _blas.dsyrk
+    sw = np.sqrt(w).astype(X.dtype)
+    step = max(1, _BLOCK_ENTRIES // max(p, 1))
+    B = np.zeros((p, p))
+    for a in range(0, n, step):
+        Xb = np.multiply(X[a:a + step], sw[a:a + step, None], order="F")
+        B += syrk(1.0, Xb, trans=1, lower=1)
+    return B
+
+
 class KroneckerPreconditioner:
     """``(A (x) B + l2)^{-1}`` applied to flat vectors ``[vec(W), b]`` (``W`` row-major ``(K, p)``).
 
     Parameters
     ----------
-    X : ndarray (n, p), float32 or float64, dense (not copied; a scaled copy
-        of it, in its dtype, is a temporary of the build)
+    X : ndarray (n, p), float32 or float64, dense (not copied; scaled copies
+        of row blocks of it are temporaries of the build)
     P : ndarray (K, n), softmax probabilities (class-major)
     c : ndarray (n,), non-negative sample weights
     fit_intercept : bool
@@ -61,9 +76,7 @@ class KroneckerPreconditioner:
         wsum = float(w.sum())
         if not wsum > 0.0:
             w, wsum = np.ones_like(w), float(w.size)
-        Xw = np.multiply(X, np.sqrt(w / wsum)[:, None].astype(X.dtype), order="F")
-        syrk = _blas.ssyrk if Xw.dtype == np.float32 else _blas.dsyrk
-        B_W = np.asarray(syrk(1.0, Xw, trans=1, lower=1), dtype=np.float64)
+        B_W = _weighted_gram(X, w / wsum)
         p = X.shape[1]
         m = p + (1 if fit_intercept else 0)
         B = np.empty((m, m))
