@@ -281,3 +281,27 @@ def test_blas_single_thread_inside_the_solver_and_restored(rng, monkeypatch):
             fits = list(pool.map(lambda C: LogisticRegression(C=C, l1_ratio=1.0).fit(X, y),
                                  [0.1, 0.2, 0.3, 0.4]))
         assert blas_threads() == before and all(f.coef_.shape == (3, 10) for f in fits)
+
+
+def test_direction_with_a_large_sparse_working_set(rng):
+    """20 classes, a working set of 20324 sparse features: the coordinate mask built from the
+    column gather W[:, ws] came out in F order at this size and the kernel rejected it
+    (a ValueError from fits of 20-class text data with C = 1)."""
+    from fastreg.solvers import prox_newton_multinomial as pnm
+    n, p, K, m = 6, 30000, 20, 20324
+    X = sp.random(n, p, density=0.01, format="csc", random_state=0)
+    X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
+    W = np.where(rng.random((K, p)) < 0.05, 1.0, 0.0)
+    ws = np.sort(rng.choice(p, m, replace=False)).astype(np.int32)
+    P = np.full((K, n), 1.0 / K)
+    codes, c = rng.integers(0, K, n), np.ones(n)
+    G = P * c
+    G[codes, np.arange(n)] -= c
+    V_ws = np.ascontiguousarray(rng.standard_normal((K, m)))
+
+    def kernel(*args):
+        return _newton.multinomial_cd_sparse(X.data, X.indices, X.indptr, *args)
+
+    ep = pnm._mn_direction(kernel, X[:, ws], P, G, c, W, np.zeros(K), ws, V_ws, 1.0, 0.0,
+                           1e-10, True, 0.5, 5)
+    assert 1 <= ep <= 5

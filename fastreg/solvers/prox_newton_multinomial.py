@@ -284,8 +284,9 @@ def _mn_direction(kernel, Xws, P, G, c, W, b, ws, V_ws, l1, l2, hess_floor, fit_
     lips = np.full((K, m), -1.0)
     gx = np.full((K, m), np.nan)        # x_j . G_k, filled by the kernel (G fixed here)
     lips_b = np.empty(K)
-    mask = ((W[:, ws] != 0) | (_mn_coord_violation(V_ws, W[:, ws], l1, l2) > tol)).astype(
-        np.uint8)
+    # C order for the kernels (W[:, ws] is a column gather: numpy may return it in F order)
+    mask = np.ascontiguousarray((W[:, ws] != 0) | (_mn_coord_violation(V_ws, W[:, ws], l1, l2)
+                                                   > tol), dtype=np.uint8)
     cP = c * P
     W0, b0 = W[:, ws].astype(np.float64), b.copy()
     ep = 0
