@@ -53,21 +53,25 @@ def test_loss_grad_kernel_vs_numpy(fmt, loss, dtype):
     if loss == 0:
         ref_loss = 0.5 * sw @ (z - y) ** 2
         d = sw * (z - y)
+        h = sw
     else:
         ref_loss = sw @ np.logaddexp(0, -y * z)
         d = -sw * y / (1 + np.exp(y * z))
+        prob = 1 / (1 + np.exp(y * z))
+        h = sw * prob * (1 - prob)
     Xd = X.astype(dtype)
     zout = np.empty(37)
     grad = np.zeros(6, dtype=dtype)
     args = (y.astype(dtype), sw.astype(dtype), w.astype(dtype), zout, grad, b, loss)
     if fmt == "csr":
         A = sp.csr_matrix(Xd)
-        val, dsum = _blocks.loss_grad_csr(A.data, A.indices, A.indptr, *args)
+        val, dsum, hsum = _blocks.loss_grad_csr(A.data, A.indices, A.indptr, *args)
     else:
-        val, dsum = _blocks.loss_grad_dense(np.asarray(Xd, order=fmt), *args)
+        val, dsum, hsum = _blocks.loss_grad_dense(np.asarray(Xd, order=fmt), *args)
     rtol = 1e-4 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(val, ref_loss, rtol=rtol)
     np.testing.assert_allclose(dsum, d.sum(), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(hsum, h.sum(), rtol=rtol, atol=rtol)
     np.testing.assert_allclose(grad, X.T @ d, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(zout, X @ w, rtol=rtol, atol=rtol)
 
@@ -94,7 +98,7 @@ def test_kernels_empty_block_and_bad_shapes():
     X = np.empty((0, 3))
     grad = np.zeros(3)
     assert _blocks.loss_grad_dense(X, np.empty(0), np.empty(0), np.ones(3), np.empty(0), grad,
-                                   1.0, 0) == (0.0, 0.0)
+                                   1.0, 0) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="entries"):
         _blocks.loss_grad_dense(np.ones((2, 3)), np.ones(3), np.ones(2), np.ones(3),
                                 np.empty(2), grad, 0.0, 0)
@@ -103,11 +107,50 @@ def test_kernels_empty_block_and_bad_shapes():
                                 np.empty(2), grad, 0.0, 7)
 
 
+def test_logistic_intercept_kernel_vs_numpy(dtype):
+    rng = np.random.default_rng(3)
+    z = 30 * rng.standard_normal(50)                  # margins of both signs, some huge
+    y = np.sign(rng.standard_normal(50)).astype(dtype)
+    sw = rng.random(50).astype(dtype)
+    b, C = -0.7, 2.5
+    m = y.astype(float) * (z + b)
+    prob = np.exp(-np.logaddexp(0, m))                # sigmoid(-m), stable
+    ref_g = -C * np.sum(sw * y * prob)
+    ref_h = C * np.sum(sw * prob * (1 - prob))
+    g, h = _blocks.logistic_intercept(z, y, sw, b, C)
+    np.testing.assert_allclose([g, h], [ref_g, ref_h], rtol=1e-12, atol=1e-300)
+    with pytest.raises(ValueError, match="entries"):
+        _blocks.logistic_intercept(z, y[:3], sw, b, C)
+
+
 def test_make_block_rejects_nan():
     X = np.ones((3, 2))
     X[1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         make_block(X, np.ones(3), np.ones(3), np.float64, 0)
+
+
+@pytest.mark.parametrize("gram", [True, False])
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_make_block_with_stats_rejects_non_finite(gram, fmt, bad, dtype):
+    """The build with statistics reads X's finiteness from X^T s (positive weights) or checks
+    X first (a zero weight): a bad entry is found either way, also in a zero-weight row, and
+    finite entries whose sums overflow are not rejected."""
+    def build(X, sw):
+        X = sp.csr_matrix(X) if fmt == "csr" else X
+        return make_block(X, np.ones(4), sw, dtype, 0, False, (gram,))
+
+    for row, sw in ((1, np.ones(4)), (2, np.array([1.0, 1.0, 0.0, 1.0]))):
+        X = np.ones((4, 3))
+        X[row, 1] = bad
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            build(X, sw)
+    huge = np.finfo(dtype).max / 2
+    X = np.full((4, 3), huge)                        # finite; X^T s overflows to inf
+    with np.errstate(over="ignore"):                # the column sums of squares overflow too
+        block = build(X, np.ones(4))
+    assert np.isinf(block.built[4]).all() and block.X.dtype == dtype
 
 
 # ----------------------------------------------------------------------------- engine

@@ -93,8 +93,14 @@ def test_bit_identical_over_layouts_worker_counts_and_round_paths(two, one, case
         prints[name] = _fingerprint(make(two).fit(X, yd))
     X, yd = _placed(one, chunks, y, LAYOUTS["in runs"])
     prints["one worker"] = _fingerprint(make(one).fit(X, yd))
+    run_groups = _engine.DaskEngine._run_groups
+
+    def tasks_only(self, fn, groups, args):
+        self._hosts = {}                       # no actor on any worker: every group a task
+        return run_groups(self, fn, groups, args)
+
     with monkeypatch.context() as m:          # every round as tasks (the actors' fallback)
-        m.setattr(_engine.DaskEngine, "_run_hosts", lambda self, fn, groups, args: None)
+        m.setattr(_engine.DaskEngine, "_run_groups", tasks_only)
         X, yd = _placed(two, chunks, y, LAYOUTS["alternating"])
         prints["tasks"] = _fingerprint(make(two).fit(X, yd))
     first = prints["all on the first"]

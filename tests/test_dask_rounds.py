@@ -434,6 +434,40 @@ def test_persisted_chunks_on_one_worker_are_asked_to_spread(client):
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
 
 
+def test_worker_without_actor_runs_its_group_as_a_task(client, monkeypatch):
+    """Both actors started on one worker (as when a worker that finished its builds steals
+    the other's queued actor): the actors are known by where they run, the other worker's
+    blocks run as a task in the same round (serial sums, bit for bit), the actor stays."""
+    from fastreg.dask._block import RowBlock, block_loss_grad
+    X, y = _data(n=91, p=7)
+    blocks = [RowBlock(np.ascontiguousarray(X[i:i + 13]), y[i:i + 13], np.ones(len(y[i:i + 13])))
+              for i in range(0, 91, 13)]
+    a, b = sorted(client.scheduler_info()["workers"])
+    futures = [client.scatter(blk, workers=[(a, b)[k % 2]]) for k, blk in enumerate(blocks)]
+    w = np.linspace(-1, 1, 7)
+    serial = _engine.SerialEngine(blocks, fan_in=2).map_sum(block_loss_grad, w, 0.5, 0)
+    eng = _engine.DaskEngine(client, futures, fan_in=2, workers=[a, a])
+    try:
+        tasks, submit = [], client.submit
+
+        def recorded(fn, *args, **kw):
+            if fn is _engine._run_group:
+                tasks.append((args[1], kw["workers"]))
+            return submit(fn, *args, **kw)
+
+        monkeypatch.setattr(client, "submit", recorded)
+        got = eng.map_sum(block_loss_grad, w, 0.5, 0)
+        assert list(eng._hosts) == [a]               # keyed by where the actors run
+        assert tasks == [([1, 3, 5], [b])]           # b's group: one task; a's: the actor
+        assert got[0] == serial[0] and got[1] == serial[1]
+        np.testing.assert_array_equal(got[2], serial[2])
+        again = eng.map_sum(block_loss_grad, w, 0.5, 0)
+        assert list(eng._hosts) == [a] and len(tasks) == 2
+        np.testing.assert_array_equal(again[2], serial[2])
+    finally:
+        eng.close()
+
+
 def test_numpy_input_is_not_restricted(client):
     """Input not in the workers' memory yet is left to the scheduler (no restriction)."""
     X, y = _data(n=320, p=6)

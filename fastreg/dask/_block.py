@@ -58,22 +58,26 @@ class RowBlock:
         self._cache = (token, z)
         return z
 
-    def loss_grad(self, w, b, loss_code, token=None, y=None):
-        """``(loss, d_sum, X^T d)`` at ``(w, b)`` (see :func:`fastreg._blocks.loss_grad_dense`)."""
+    def loss_grad(self, w, b, loss_code, token=None, y=None, curvature=False):
+        """``(loss, d_sum, X^T d)`` at ``(w, b)`` (see :func:`fastreg._blocks.loss_grad_dense`);
+        ``curvature=True``: ``h_sum = sum_i h_i`` (the intercept's curvature, same pass)
+        appended."""
         dtype = self.X.dtype
         w = np.ascontiguousarray(w, dtype=dtype)
         grad = np.zeros(w.shape[0], dtype=dtype)
         z = np.empty(self.n)
         yy = self.y if y is None else y
         if self.sparse:
-            loss, dsum = _blocks.loss_grad_csr(self.X.data, self.X.indices, self.X.indptr, yy,
-                                               self.sw, w, z, grad, float(b), int(loss_code))
+            loss, dsum, hsum = _blocks.loss_grad_csr(self.X.data, self.X.indices, self.X.indptr,
+                                                     yy, self.sw, w, z, grad, float(b),
+                                                     int(loss_code))
         else:
-            loss, dsum = _blocks.loss_grad_dense(self.X, yy, self.sw, w, z, grad, float(b),
-                                                 int(loss_code))
+            loss, dsum, hsum = _blocks.loss_grad_dense(self.X, yy, self.sw, w, z, grad, float(b),
+                                                       int(loss_code))
         if token is not None:
             self._cache = (token, z)
-        return loss, dsum, grad.astype(np.float64)
+        out = (loss, dsum, grad.astype(np.float64))
+        return out + (hsum,) if curvature else out
 
     def newton(self, w, b, loss_code, token=None, y=None):
         """``(loss, d_sum, X^T d, h_sum, X^T h, X^T diag(h) X)`` at ``(w, b)`` in one pass over a
@@ -111,7 +115,12 @@ def make_block(X, y, sw, dtype, index, labels=False, stats=None):
 
     ``stats=(gram,)``: the block's :func:`block_stats` are computed here too, in the
     same task (the build round's work then runs as each block is built, not after all
-    of them), and kept for :func:`built_stats`.
+    of them), and kept for :func:`built_stats`. With positive weights, ``X``'s
+    finiteness is then read from those statistics: ``X^T s`` is finite only if every
+    entry of a row of positive weight is (an infinity or a NaN propagates through the
+    sum; a finite overflow only triggers the exact check), so the statistics' pass
+    is also the check (the exact check, a separate pass over ``X``, runs only if
+    ``X^T s`` is not finite, to tell an overflow from a bad entry).
 
     Dense chunks become C-ordered (a copy only if they are not), sparse chunks
     CSR with int32 indices, sorted and without duplicates (a copy only if they
@@ -148,16 +157,19 @@ def make_block(X, y, sw, dtype, index, labels=False, stats=None):
     if y.shape[0] != X.shape[0] or sw.shape[0] != X.shape[0]:
         raise ValueError(f"block {index}: X has {X.shape[0]} rows but y has {y.shape[0]} "
                          f"and sample_weight {sw.shape[0]}")
-    if not _all_finite(values):
-        raise ValueError(f"block {index}: X contains NaN or infinity")
     if not np.all(np.isfinite(y)):
         raise ValueError(f"block {index}: y contains NaN or infinity")
     if not np.all(np.isfinite(sw)) or np.any(sw < 0):
         raise ValueError(f"block {index}: sample_weight must be finite and non-negative")
+    deferred = stats is not None and bool(np.all(sw > 0))    # checked by the stats' X^T s
+    if not deferred and not _all_finite(values):
+        raise ValueError(f"block {index}: X contains NaN or infinity")
     block = RowBlock(X, y, sw)
     block.labels = raw if labels else None
     if stats is not None:
         block.built = block_stats(block, *stats)
+        if deferred and not np.all(np.isfinite(block.built[4])) and not _all_finite(values):
+            raise ValueError(f"block {index}: X contains NaN or infinity")
     return block
 
 
@@ -278,17 +290,10 @@ def block_loss_grad(block, w, b, loss_code, token=None, c_scale=1.0):
 
     ``h_sum = sum_i s_i p_i q_i`` (logistic; 0 for least squares) is the
     intercept's curvature: with ``d_sum`` it gives a free Newton step on the
-    intercept (O(n_rows) from the predictions just computed).
+    intercept (computed by the kernel in the same pass, O(1) per row).
     """
-    if token is None and loss_code == LOGISTIC:
-        token = object()                # h_sum needs the cached X w
-    loss, dsum, grad = block.loss_grad(w, b, loss_code, token)
-    h_sum = 0.0
-    if loss_code == LOGISTIC and block.n:
-        m = block.y.astype(np.float64) * (block._z + b)
-        p = 0.5 * (1.0 - np.tanh(0.5 * m))
-        h_sum = float(block.sw.astype(np.float64) @ (p * (1.0 - p)))
-    return loss, dsum, grad, h_sum
+    loss, dsum, grad, h_sum = block.loss_grad(w, b, loss_code, token, curvature=True)
+    return loss, dsum, grad, (h_sum if loss_code == LOGISTIC else 0.0)
 
 
 def block_gram(block, v, vb):
@@ -363,9 +368,9 @@ def block_newton(block, w, b, loss_code, token=None, hessian=True, dual=None):
 
     ``d``, ``h``: the per-sample first and second derivatives of the weighted
     loss at ``z_i = x_i^T w + b``; entries 4-6 are the blocks of the Hessian of
-    ``sum_i l_i`` in ``(w, b)`` (``hessian=False``: zeros). Dense blocks: one
-    fused pass (:func:`fastreg._blocks.newton_dense`). ``dual = (C, ts)``
-    (logistic): the pieces of :func:`block_logistic_dual` at ``(w, b)`` are
+    ``sum_i l_i`` in ``(w, b)`` (``hessian=False``: ``h_sum`` only, the others
+    zeros). Dense blocks: one fused pass (:func:`fastreg._blocks.newton_dense`).
+    ``dual = (C, ts)`` (logistic): the pieces of :func:`block_logistic_dual` at ``(w, b)`` are
     appended; they are the same sums rescaled by ``C`` (``X^T u = -C X^T d``)
     plus the entropies, O(n_rows) more work.
     """
@@ -374,8 +379,6 @@ def block_newton(block, w, b, loss_code, token=None, hessian=True, dual=None):
         return out
     C, ts = dual
     loss, dsum, grad, hsum = out[:4]
-    if not hessian:
-        hsum = float((_curvature_weights(block, b, loss_code)).sum()) if block.n else 0.0
     if block.n == 0:
         ent = np.zeros(len(ts))
     else:
@@ -389,10 +392,10 @@ def _block_newton(block, w, b, loss_code, token, hessian):
     token = object() if token is None else token      # the curvature needs the cached X w
     if hessian and not block.sparse and block.n:
         return block.newton(w, b, loss_code, token)
-    loss, dsum, grad = block.loss_grad(w, b, loss_code, token)
+    loss, dsum, grad, hsum = block.loss_grad(w, b, loss_code, token, curvature=True)
     p = grad.shape[0]
-    if not hessian:
-        return loss, dsum, grad, 0.0, 0.0, 0.0
+    if not hessian:                 # h_sum from the kernel: the intercept's free Newton step
+        return loss, dsum, grad, hsum, 0.0, 0.0
     if block.n == 0:
         return loss, dsum, grad, 0.0, np.zeros(p), np.zeros((p, p))
     h = _curvature_weights(block, b, loss_code)
@@ -404,8 +407,5 @@ def block_logistic_intercept(block, w, b, token, c_scale):
     (O(n_rows), no pass over ``X``): one Newton step on the intercept."""
     if block.n == 0:
         return 0.0, 0.0
-    z = block.xw(w, token) + b
-    m = block.y.astype(np.float64) * z
-    p = 0.5 * (1.0 - np.tanh(0.5 * m))
-    c = c_scale * block.sw.astype(np.float64)
-    return float(-(c * block.y) @ p), float(c @ (p * (1.0 - p)))
+    return _blocks.logistic_intercept(block.xw(w, token), block.y, block.sw, float(b),
+                                      float(c_scale))

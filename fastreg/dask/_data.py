@@ -116,10 +116,10 @@ def balanced_workers(rows, holders, workers):
     return out
 
 
-def _placement(X, client):
-    """:func:`balanced_workers` for the row chunks of ``X`` when some of them are in the
-    workers' memory (persisted), else None (the scheduler places them)."""
-    workers = sorted(client.scheduler_info()["workers"])
+def _placement(X, client, workers):
+    """:func:`balanced_workers` for the row chunks of ``X`` over ``workers`` (sorted
+    addresses) when some of them are in the workers' memory (persisted), else None (the
+    scheduler places them)."""
     if len(workers) < 2 or not client.futures_of(X):
         return None
     who = client.who_has(X)
@@ -157,7 +157,8 @@ def build_engine(X, y, sample_weight, client, labels=False, gram_max_features=0)
         ss = [None] * len(xs)
     else:
         ss = _as_dask(sample_weight, "sample_weight", rows, n).to_delayed().ravel()
-    where = _placement(X, client)
+    workers = sorted(client.scheduler_info()["workers"])      # one request per fit
+    where = _placement(X, client, workers)
     gram = p <= gram_max_features
     parts = []
     for k, (xk, yk, sk) in enumerate(zip(xs, ys, ss)):
@@ -171,7 +172,10 @@ def build_engine(X, y, sample_weight, client, labels=False, gram_max_features=0)
     # threads make the Gram's many small syrk calls tens of times slower on a busy machine
     # (worker processes get OPENBLAS_NUM_THREADS=1 from dask's nanny)
     with blas_controller().limit(limits=1, user_api="blas"):
-        engine = DaskEngine(client, client.compute(parts), rows=[int(r) for r in rows])
+        # the chunks' graphs were optimized by to_delayed: not again (a third of the
+        # driver's time before the first build starts)
+        engine = DaskEngine(client, client.compute(parts, optimize_graph=False),
+                            rows=[int(r) for r in rows], workers=workers)
         # the sums were computed with the blocks: only these n_features-sized results
         # travel, the blocks stay on the workers
         n_rows, S, Sy, Syy, m, Spos, counts, first, sq = engine.map_sum(built_stats, gram)

@@ -114,14 +114,22 @@ class DaskEngine(BlockEngine):
         Rows per block: the weights that balance the rounds when a block is held by
         several workers (a copy made for a task): each round runs it where the load is
         lowest so far (default: equal weights).
+    workers : list of str, optional
+        The workers' addresses, one actor each (default: asked from the scheduler).
 
     The first round waits until the blocks are built and the actors started, then
     looks the blocks up where the scheduler put them: a round is never a task that
     the scheduler could run on another worker (work stealing), copying a block there
-    and unbalancing the later rounds.
+    and unbalancing the later rounds. The actors are requested first in their workers'
+    queues (:data:`ACTOR_PRIORITY`, ahead of the block builds) and known by the
+    address they run at: a worker that finished its builds early once stole the
+    actor queued behind another worker's builds, whose round then failed and was rerun,
+    whole, as tasks. A worker without an actor runs its part of a round as a task, the
+    others stay actor calls.
     """
 
-    def __init__(self, client, blocks, fan_in=8, retries=3, hosts=True, rows=None):
+    def __init__(self, client, blocks, fan_in=8, retries=3, hosts=True, rows=None,
+                 workers=None):
         self.client = client
         self.blocks = list(blocks)
         self.n_blocks = len(self.blocks)
@@ -135,10 +143,13 @@ class DaskEngine(BlockEngine):
         self._host_futures = []
         if hosts:                           # started with the blocks, collected by the first round
             try:
+                if workers is None:
+                    workers = client.scheduler_info()["workers"]
                 self._host_futures = [
                     (addr, client.submit(BlockHost, actor=True, workers=[addr],
-                                         allow_other_workers=True, pure=False))
-                    for addr in sorted(client.scheduler_info()["workers"])]
+                                         allow_other_workers=True, pure=False,
+                                         priority=ACTOR_PRIORITY))
+                    for addr in sorted(workers)]
             except Exception:               # pragma: no cover - no actors: every round is tasks
                 self._hosts = {}
 
@@ -150,14 +161,7 @@ class DaskEngine(BlockEngine):
         groups = self._groups()
         if groups is None:                  # a block not in memory (failed): one task per block
             return self._map_sum_per_block(fn, *args)
-        results = self._run_hosts(fn, groups, args)
-        if results is None:
-            futures = [self.client.submit(_run_group, fn, idx, self.fan_in, self.n_blocks, args,
-                                          *[self.blocks[k] for k in idx], workers=[addr],
-                                          allow_other_workers=True, pure=False,
-                                          retries=self.retries)
-                       for addr, idx in groups]
-            results = self.client.gather(futures)
+        results = self._run_groups(fn, groups, args)
         nodes, loose = {}, {}
         for (addr, idx), (ran_on, items) in zip(groups, results):
             if ran_on != addr:              # moved (a lost worker): look again next round
@@ -170,30 +174,43 @@ class DaskEngine(BlockEngine):
                  for j in range(-(-self.n_blocks // f))]
         return tree_sum(parts, f)           # the upper levels of the tree: here
 
-    def _run_hosts(self, fn, groups, args):
-        """The round's per-worker results through the :class:`BlockHost` actors, or None (no
-        actor on some worker, or a call failed: then the actors are dropped, the placement is
-        looked up again and the caller runs the round as tasks). Every call is waited for
-        before returning, so no call still runs on a block when the tasks start."""
-        hosts = self._hosts
-        if not hosts or any(addr not in hosts for addr, _ in groups):
-            return None
-        calls, out, failed = [], [], False
+    def _run_groups(self, fn, groups, args):
+        """The round's per-worker results ``(address, items)``, in the order of ``groups``:
+        one :class:`BlockHost` actor call per worker that has an actor, one task (retried
+        by the scheduler) per worker that has none. If an actor call fails (a lost
+        worker, a moved block), the actors are dropped, the placement is looked up again
+        and the whole round is rerun as tasks; every call is waited for first, so no call
+        still runs on a block when the tasks start."""
+        hosts = self._hosts or {}
+
+        def task(addr, idx):
+            return self.client.submit(_run_group, fn, idx, self.fan_in, self.n_blocks, args,
+                                      *[self.blocks[k] for k in idx], workers=[addr],
+                                      allow_other_workers=True, pure=False,
+                                      retries=self.retries)
+
+        tasks = {i: task(addr, idx) for i, (addr, idx) in enumerate(groups)
+                 if addr not in hosts}
+        results, calls, failed = [None] * len(groups), {}, False
         try:
-            for addr, idx in groups:
-                calls.append(hosts[addr].run(fn, [self.blocks[k].key for k in idx], idx,
-                                             self.fan_in, self.n_blocks, args))
+            for i, (addr, idx) in enumerate(groups):
+                if addr in hosts:
+                    calls[i] = hosts[addr].run(fn, [self.blocks[k].key for k in idx], idx,
+                                               self.fan_in, self.n_blocks, args)
         except Exception:                   # a lost actor: noticed when calling it
             failed = True
-        for call in calls:
+        for i, call in calls.items():
             try:
-                out.append(call.result())
+                results[i] = call.result()
             except Exception:
                 failed = True
         if failed:
             self._hosts, self._where = {}, None
-            return None
-        return out
+            tasks.update({i: task(addr, idx) for i, (addr, idx) in enumerate(groups)
+                          if i not in tasks})
+        for i, out in zip(tasks, self.client.gather(list(tasks.values()))):
+            results[i] = out
+        return results
 
     def _groups(self):
         """``[(worker address, [block indices])]`` from the scheduler (cached), or None."""
@@ -233,13 +250,15 @@ class DaskEngine(BlockEngine):
         every round is then tasks)."""
         from distributed import wait
         pending, self._host_futures = self._host_futures, []
-        wait(self.blocks + [fut for _, fut in pending])
-        if pending:
+        if pending:                         # first in the queues: ready while blocks build
             try:
                 got = self.client.gather([fut for _, fut in pending])
-                self._hosts = {addr: actor for (addr, _), actor in zip(pending, got)}
+                # keyed by where each actor runs (a loose restriction: maybe not where asked)
+                self._hosts = {getattr(actor, "_address", addr): actor
+                               for (addr, _), actor in zip(pending, got)}
             except Exception:               # a lost actor
                 self._hosts = {}
+        wait(self.blocks)
 
     def map(self, fn, per_block, *args):
         fn = _with_prepare(self.prepare, fn)
@@ -253,6 +272,9 @@ class DaskEngine(BlockEngine):
             f.release()
         self.blocks = []
         self._hosts, self._host_futures = None, []
+
+
+ACTOR_PRIORITY = 100        # above the block builds' (0): actors start first on their worker
 
 
 class BlockHost:

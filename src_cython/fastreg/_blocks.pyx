@@ -20,7 +20,7 @@ Dense rows are read with a stride (BLAS ``dot``/``axpy``), so C and Fortran
 order are both accepted; C order reads contiguous rows and is the fast one.
 """
 from cython cimport floating
-from libc.math cimport sqrt
+from libc.math cimport exp, sqrt
 from scipy.linalg.cython_blas cimport dsyrk, ssyrk
 from fastreg._utils cimport fdot, faxpy
 from fastreg._losses cimport squared_error_dloss, log_dloss
@@ -30,6 +30,15 @@ cdef inline double _dloss(double y, double z, int loss_code, double* loss) noexc
     if loss_code == 0:
         return squared_error_dloss(y, z, loss)
     return log_dloss(y, z, loss)
+
+
+cdef inline double _curvature(double y, double dl, double s, int loss_code) noexcept nogil:
+    """``h = s d^2 l/dz^2`` from the unweighted derivative ``dl`` (logistic: ``p = -y dl``)."""
+    cdef double pr
+    if loss_code == 0:
+        return s
+    pr = -y * dl                                # sigmoid(-y z), y = +-1
+    return s * pr * (1.0 - pr)
 
 
 def _check_rows(Py_ssize_t n, Py_ssize_t p, Py_ssize_t n_w, *arrays):
@@ -50,10 +59,13 @@ def loss_grad_dense(const floating[:, :] X, const floating[::1] y, const floatin
                     double intercept, int loss_code):
     """Loss, gradient and predictions of one dense block, in one pass over its rows.
 
-    With ``z_i = x_i^T w`` (stored in ``z_out``, without the intercept) and
-    ``d_i = dl_i/dz`` at ``z_i + intercept`` (module docstring)::
+    With ``z_i = x_i^T w`` (stored in ``z_out``, without the intercept),
+    ``d_i = dl_i/dz`` and ``h_i = d^2 l_i/dz^2`` at ``z_i + intercept``
+    (module docstring; least squares ``h_i = s_i``, logistic
+    ``h_i = s_i p_i (1 - p_i)``, ``p_i = sigmoid(-y_i (z_i + b))``)::
 
-        loss  = sum_i l_i(z_i + b),    grad_out += X^T d,    d_sum = sum_i d_i
+        loss  = sum_i l_i(z_i + b),    grad_out += X^T d,    d_sum = sum_i d_i,
+        h_sum = sum_i h_i   (the intercept's curvature; O(1) per row)
 
     Parameters
     ----------
@@ -71,7 +83,7 @@ def loss_grad_dense(const floating[:, :] X, const floating[::1] y, const floatin
 
     Returns
     -------
-    loss, d_sum : float
+    loss, d_sum, h_sum : float
     """
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1], i
     _check_rows(n, p, w.shape[0], y, sw, z_out)
@@ -80,19 +92,21 @@ def loss_grad_dense(const floating[:, :] X, const floating[::1] y, const floatin
         raise ValueError(f"grad_out must have {p} entries")
     cdef int inc = <int> (X.strides[1] // sizeof(floating)) if p > 0 else 1
     cdef int ip = <int> p
-    cdef double loss = 0.0, d_sum = 0.0, li, d, zi
+    cdef double loss = 0.0, d_sum = 0.0, h_sum = 0.0, li, d, zi
     if n == 0 or p == 0:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     with nogil:
         for i in range(n):
             zi = fdot(ip, &X[i, 0], inc, &w[0], 1)
             z_out[i] = zi
-            d = sw[i] * _dloss(y[i], zi + intercept, loss_code, &li)
+            d = _dloss(y[i], zi + intercept, loss_code, &li)
+            h_sum += _curvature(y[i], d, sw[i], loss_code)
+            d = sw[i] * d
             loss += sw[i] * li
             d_sum += d
             if d != 0.0:
                 faxpy(ip, <floating> d, &X[i, 0], inc, &grad_out[0], 1)
-    return loss, d_sum
+    return loss, d_sum, h_sum
 
 
 def loss_grad_csr(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
@@ -102,26 +116,28 @@ def loss_grad_csr(const floating[::1] data, const int[::1] indices, const int[::
 
     Returns
     -------
-    loss, d_sum : float
+    loss, d_sum, h_sum : float
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1, i
     cdef int k
     _check_rows(n, grad_out.shape[0], w.shape[0], y, sw, z_out)
     _check_code(loss_code)
-    cdef double loss = 0.0, d_sum = 0.0, li, d, zi
+    cdef double loss = 0.0, d_sum = 0.0, h_sum = 0.0, li, d, zi
     with nogil:
         for i in range(n):
             zi = 0.0
             for k in range(indptr[i], indptr[i + 1]):
                 zi += data[k] * w[indices[k]]
             z_out[i] = zi
-            d = sw[i] * _dloss(y[i], zi + intercept, loss_code, &li)
+            d = _dloss(y[i], zi + intercept, loss_code, &li)
+            h_sum += _curvature(y[i], d, sw[i], loss_code)
+            d = sw[i] * d
             loss += sw[i] * li
             d_sum += d
             if d != 0.0:
                 for k in range(indptr[i], indptr[i + 1]):
                     grad_out[indices[k]] += <floating> (d * data[k])
-    return loss, d_sum
+    return loss, d_sum, h_sum
 
 
 def xtv_dense(const floating[:, :] X, const floating[::1] v, floating[::1] out):
@@ -234,7 +250,7 @@ def newton_dense(const floating[:, ::1] X, const floating[::1] y, const floating
     cdef int ip = <int> p, k
     cdef char uplo = b'U', trans = b'N'
     cdef floating one = 1.0
-    cdef double loss = 0.0, d_sum = 0.0, h_sum = 0.0, li, d, h, zi, pr, sq
+    cdef double loss = 0.0, d_sum = 0.0, h_sum = 0.0, li, d, h, zi, sq
     if n == 0 or p == 0:
         return 0.0, 0.0, 0.0
     with nogil:
@@ -245,11 +261,7 @@ def newton_dense(const floating[:, ::1] X, const floating[::1] y, const floating
                 zi = fdot(ip, &X[i, 0], 1, &w[0], 1)
                 z_out[i] = zi
                 d = _dloss(y[i], zi + intercept, loss_code, &li)
-                if loss_code == 0:
-                    h = sw[i]
-                else:
-                    pr = -y[i] * d                       # sigmoid(-y_i (z_i + b))
-                    h = sw[i] * pr * (1.0 - pr)
+                h = _curvature(y[i], d, sw[i], loss_code)
                 d = sw[i] * d
                 loss += sw[i] * li
                 d_sum += d
@@ -277,3 +289,42 @@ def newton_dense(const floating[:, ::1] X, const floating[::1] y, const floating
             for j in range(i + 1, p):
                 hess_out[i, j] = hess_out[j, i]
     return loss, d_sum, h_sum
+
+
+def logistic_intercept(const double[::1] z, const floating[::1] y, const floating[::1] sw,
+                       double intercept, double c_scale):
+    """``f'(b)`` and ``f''(b)`` of ``f(b) = c sum_i s_i log(1 + exp(-y_i (z_i + b)))``.
+
+    One pass over cached predictions ``z = X w`` (no pass over ``X``)::
+
+        f'(b)  = -c sum_i s_i y_i p_i,    f''(b) = c sum_i s_i p_i (1 - p_i),
+        p_i = sigmoid(-y_i (z_i + b))
+
+    Parameters
+    ----------
+    z : float64 ndarray (n_rows,)
+    y, sw : ndarray (n_rows,)
+        Labels in {-1, +1} and sample weights.
+    intercept : float
+    c_scale : float
+        The loss multiplier ``c`` (``C``).
+
+    Returns
+    -------
+    f'(b), f''(b) : float
+    """
+    cdef Py_ssize_t n = z.shape[0], i
+    if y.shape[0] != n or sw.shape[0] != n:
+        raise ValueError(f"per-sample arrays must have {n} entries")
+    cdef double g = 0.0, h = 0.0, m, e, pr
+    with nogil:
+        for i in range(n):
+            m = y[i] * (z[i] + intercept)
+            if m >= 0.0:                        # pr = sigmoid(-m), no overflow
+                e = exp(-m)
+                pr = e / (1.0 + e)
+            else:
+                pr = 1.0 / (1.0 + exp(m))
+            g -= sw[i] * y[i] * pr
+            h += sw[i] * pr * (1.0 - pr)
+    return c_scale * g, c_scale * h
