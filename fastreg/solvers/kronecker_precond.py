@@ -28,7 +28,10 @@ from scipy.linalg import blas as _blas
 
 __all__ = ["KroneckerPreconditioner", "kronecker_cost"]
 
-_FLOOR_REL = 1e-12      # smallest eigenvalue product kept, relative to the largest
+# eigenvalues of A (x) B + l2 below this fraction of the largest product are raised to it:
+# without a penalty, rounding along the factors' null directions (collinear columns, the
+# classes' common shift) is amplified at most 1e8 times, not 1e16
+_FLOOR_REL = 1e-8
 _BLOCK_ENTRIES = 2 ** 21    # entries of X scaled at once for the weighted Gram (16 MB float64)
 
 
@@ -88,10 +91,13 @@ class KroneckerPreconditioner:
         la, self.Ua = np.linalg.eigh(A)
         lb, self.Ub = np.linalg.eigh(B, UPLO="L")
         prod = np.maximum(np.outer(la, lb), 0.0)
-        self.den = np.maximum(prod, _FLOOR_REL * float(np.max(prod, initial=0.0))) + l2
+        self.den = np.maximum(prod + l2, _FLOOR_REL * float(np.max(prod, initial=0.0)))
         if not np.all(self.den > 0.0):
             self.den = np.where(self.den > 0.0, self.den, 1.0)
         self.K, self.p, self.fit_intercept = K, p, fit_intercept
+        # columns that are zero where the weights are positive: left at 0, as the Jacobi
+        # preconditioner leaves them (the eigenvectors would spread rounding onto them)
+        self.zero_cols = np.flatnonzero(np.diag(B_W) <= 0.0)
 
     def __call__(self, r):
         """``M^{-1} r`` for a flat ``r`` (length ``K p`` or ``K (p + 1)``); a new array."""
@@ -102,6 +108,7 @@ class KroneckerPreconditioner:
         Rt = self.Ua.T @ R @ self.Ub
         Rt /= self.den
         Z = self.Ua @ Rt @ self.Ub.T
+        Z[:, self.zero_cols] = 0.0
         if not self.fit_intercept:
             return Z.ravel()
         return np.concatenate([Z[:, :p].ravel(), Z[:, p]])
