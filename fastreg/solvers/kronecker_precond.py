@@ -26,7 +26,7 @@ Kronecker products (inverting ``A (x) B + l I`` through the factors' eigenvector
 import numpy as np
 from scipy.linalg import blas as _blas
 
-__all__ = ["KroneckerPreconditioner", "kronecker_cost"]
+__all__ = ["KroneckerPreconditioner", "kronecker_apply_cost", "kronecker_cost"]
 
 # eigenvalues of A (x) B + l2 below this fraction of the largest product are raised to it:
 # without a penalty, rounding along the factors' null directions (collinear columns, the
@@ -53,6 +53,12 @@ def _weighted_gram(X, w):
         Xb = np.multiply(X[a:a + step], sw[a:a + step, None], order="F")
         B += syrk(1.0, Xb, trans=1, lower=1)
     return B
+
+
+def kronecker_apply_cost(K, p):
+    """Multiply-adds of one application: ``2 K (p + 1) (K + p + 1)`` (two products with each
+    factor's eigenvectors)."""
+    return 2 * K * (p + 1) * (K + p + 1)
 
 
 class KroneckerPreconditioner:
