@@ -55,9 +55,11 @@ Hessian's range are orthogonal to these directions; the preconditioned
 residuals are projected onto their orthogonal complement (intercepts centered,
 and without penalty each column of ``W`` centered over the classes), so CG
 runs on the subspace where ``H`` is non-singular and the iterates keep
-centered intercepts (and, without penalty, centered coefficients: the
-minimum-norm minimizer of a non-separable problem). With the L2 penalty the
-minimizer is unique and centered anyway.
+centered intercepts (and, without penalty, centered coefficients: among the
+minimizers that differ by a common shift of the classes, the one of minimum
+norm; with collinear columns the minimizer is not unique in other directions
+either, and which one is returned depends on the preconditioner). With the L2
+penalty the minimizer is unique and centered anyway.
 
 Stopping rule: the one of :class:`fastreg.LogisticRegression` for
 multinomial problems (as :func:`fastreg.solvers.prox_newton_multinomial.multinomial_prox_newton`):
