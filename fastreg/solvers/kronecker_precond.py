@@ -62,7 +62,7 @@ def kronecker_apply_cost(K, p):
 
 
 class KroneckerPreconditioner:
-    """``(A (x) B + l2)^{-1}`` applied to flat vectors ``[vec(W), b]`` (``W`` row-major ``(K, p)``).
+    """``(A (x) B + l2)^{-1}`` applied to flat vectors ``[vec(W), b]`` (``W`` row-major).
 
     Parameters
     ----------

@@ -282,7 +282,7 @@ def _mn_direction(kernel, Xws, P, G, c, W, b, ws, V_ws, l1, l2, hess_floor, fit_
     dz = np.zeros((K, n))
     s = np.zeros(n)
     lips = np.full((K, m), -1.0)
-    gx = np.full((K, m), np.nan)        # x_j . G_k, filled by the kernel (G fixed here)
+    gx = np.empty((K, m))               # x_j . G_k, filled by the kernel with lips (G fixed here)
     lips_b = np.empty(K)
     # C order for the kernels (W[:, ws] is a column gather: numpy may return it in F order)
     mask = np.ascontiguousarray((W[:, ws] != 0) | (_mn_coord_violation(V_ws, W[:, ws], l1, l2)

@@ -383,7 +383,10 @@ def _mn_check(X_shape, P, G, c, W, b, dz, s, lips, gx, lips_b, mask, ws):
     for t in range(ws.shape[0]):
         if ws[t] < 0 or ws[t] >= p:
             raise ValueError(f"working set index {ws[t]} out of range [0, {p})")
-    # c P and the intercepts' model gradients at a zero step, sum_i G_ki
+
+
+def _mn_weighted(P, G, c):
+    """``c P`` and the intercepts' model gradients at a zero step, ``sum_i G_ki``."""
     return np.multiply(np.asarray(c)[None, :], np.asarray(P)), np.asarray(G).sum(axis=1)
 
 
@@ -413,11 +416,10 @@ def multinomial_cd_dense(const floating[::1, :] X, const double[:, ::1] P,
     only ever shortens a step), computed on the first visit of a coordinate
     whose ``lips`` entry is negative. The model gradient along ``(k, j)`` is
     ``gx_kj + sum_i x_ij c_i P_ik (dz_ik - s_i)`` with ``gx_kj = x_j . G_k``,
-    computed on the first visit of a coordinate whose ``gx`` entry is NaN
-    (kept by the caller for later calls at the same ``G``: two fewer
-    arrays read per visit). ``dz`` and ``s`` (zero on entry) are kept
-    up to date; intercepts (``fit_intercept``) by one Newton step per class
-    and sweep. Stops after the first sweep whose largest optimality violation
+    computed in the same pass as ``L_kj`` (kept by the caller with ``lips``
+    for later calls at the same ``G``: two fewer arrays read per visit).
+    ``dz`` and ``s`` (zero on entry) are kept up to date; intercepts
+    (``fit_intercept``) by one Newton step per class and sweep. Stops after the first sweep whose largest optimality violation
     (distance of the negative model gradient to the penalty's subdifferential,
     taken at each coordinate before its step; ``|gradient|`` for an
     intercept) is ``<= tol``, or after ``max_epochs`` sweeps.
@@ -432,7 +434,8 @@ def multinomial_cd_dense(const floating[::1, :] X, const double[:, ::1] P,
     dz : (K, n) float64, in/out (zero on entry: ``X D^T + db``)
     s : (n,) float64, in/out (zero on entry)
     lips : (K, len(ws)) float64, in/out (curvatures ``L_kj``; negative: not yet computed)
-    gx : (K, len(ws)) float64, in/out (``x_j . G_k``; NaN: not yet computed)
+    gx : (K, len(ws)) float64, in/out (``x_j . G_k``: set with ``lips``, valid where
+        ``lips >= 0``)
     lips_b : (K,) float64, out (intercept curvatures)
     mask : (K, len(ws)) uint8, the coordinates swept
     ws : (m,) int32 feature indices
@@ -456,8 +459,8 @@ def multinomial_cd_dense(const floating[::1, :] X, const double[:, ::1] P,
     cdef Py_ssize_t i, n = X.shape[0]
     cdef int k, t, j, ep = 0, m = ws.shape[0], K = b.shape[0]
     cdef double g, L, a, w_old, w_new, delta, viol = INFINITY
-    cP_, gb_ = _mn_check((X.shape[0], X.shape[1]), P, G, c, W, b, dz, s, lips, gx, lips_b,
-                         mask, ws)
+    _mn_check((X.shape[0], X.shape[1]), P, G, c, W, b, dz, s, lips, gx, lips_b, mask, ws)
+    cP_, gb_ = _mn_weighted(P, G, c)
     cdef const double[:, ::1] cP = cP_
     cdef const double[::1] gb = gb_
     with nogil:
@@ -473,17 +476,16 @@ def multinomial_cd_dense(const floating[::1, :] X, const double[:, ::1] P,
                 for k in range(K):
                     if not mask[k, t]:
                         continue
-                    if lips[k, t] < 0.0 or gx[k, t] != gx[k, t]:
+                    L = lips[k, t]
+                    if L < 0.0:
                         L = 0.0
                         a = 0.0
                         for i in range(n):
                             L += c[i] * fmax(P[k, i] * (1.0 - P[k, i]), hess_floor) * \
                                 X[i, j] * X[i, j]
                             a += X[i, j] * G[k, i]
-                        if lips[k, t] < 0.0:
-                            lips[k, t] = L
+                        lips[k, t] = L
                         gx[k, t] = a
-                    L = lips[k, t]
                     if L + l2 <= 0.0:
                         continue
                     g = gx[k, t] + _mn_grad_dense(&X[0, j], &cP[k, 0], &dz[k, 0], &s[0], n)
@@ -512,8 +514,8 @@ def multinomial_cd_sparse(const floating[::1] data, const int[::1] indices,
     cdef Py_ssize_t i, n = c.shape[0]
     cdef int k, t, j, q, ep = 0, m = ws.shape[0], K = b.shape[0]
     cdef double g, L, a, x, w_old, w_new, delta, viol = INFINITY
-    cP_, gb_ = _mn_check((n, indptr.shape[0] - 1), P, G, c, W, b, dz, s, lips, gx, lips_b,
-                         mask, ws)
+    _mn_check((n, indptr.shape[0] - 1), P, G, c, W, b, dz, s, lips, gx, lips_b, mask, ws)
+    cP_, gb_ = _mn_weighted(P, G, c)
     if indptr[indptr.shape[0] - 1] > data.shape[0] or data.shape[0] != indices.shape[0]:
         raise ValueError("inconsistent CSC structure")
     cdef const double[:, ::1] cP = cP_
@@ -531,7 +533,8 @@ def multinomial_cd_sparse(const floating[::1] data, const int[::1] indices,
                 for k in range(K):
                     if not mask[k, t]:
                         continue
-                    if lips[k, t] < 0.0 or gx[k, t] != gx[k, t]:
+                    L = lips[k, t]
+                    if L < 0.0:
                         L = 0.0
                         a = 0.0
                         for q in range(indptr[j], indptr[j + 1]):
@@ -539,10 +542,8 @@ def multinomial_cd_sparse(const floating[::1] data, const int[::1] indices,
                             L += c[i] * fmax(P[k, i] * (1.0 - P[k, i]), hess_floor) * \
                                 data[q] * data[q]
                             a += data[q] * G[k, i]
-                        if lips[k, t] < 0.0:
-                            lips[k, t] = L
+                        lips[k, t] = L
                         gx[k, t] = a
-                    L = lips[k, t]
                     if L + l2 <= 0.0:
                         continue
                     g = gx[k, t]
