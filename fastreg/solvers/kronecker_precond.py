@@ -41,16 +41,21 @@ def kronecker_cost(n, p):
     return n * (p + 1) ** 2 / 2 + 4 * (p + 1) ** 3
 
 
-def _weighted_gram(X, w):
-    """Lower triangle of ``X^T diag(w) X`` (float64), by row blocks of about ``_BLOCK_ENTRIES``
-    entries (BLAS ``syrk`` in X's precision on a scaled copy of each block only)."""
+def _weighted_gram(X, w, ones):
+    """Lower triangle of ``X~^T diag(w) X~`` (float64), ``X~ = [X, 1]`` if ``ones`` else ``X``,
+    by row blocks of about ``_BLOCK_ENTRIES`` entries (BLAS ``syrk`` in X's precision on a
+    scaled copy of each block only: one pass over ``X``)."""
     n, p = X.shape
+    m = p + (1 if ones else 0)
     syrk = _blas.ssyrk if X.dtype == np.float32 else _blas.dsyrk
     sw = np.sqrt(w).astype(X.dtype)
-    step = max(1, _BLOCK_ENTRIES // max(p, 1))
-    B = np.zeros((p, p))
+    step = max(1, _BLOCK_ENTRIES // m)
+    B = np.zeros((m, m))
     for a in range(0, n, step):
-        Xb = np.multiply(X[a:a + step], sw[a:a + step, None], order="F")
+        Xb = np.empty((min(step, n - a), m), dtype=X.dtype, order="F")
+        np.multiply(X[a:a + step], sw[a:a + step, None], out=Xb[:, :p])
+        if ones:
+            Xb[:, p] = sw[a:a + step]
         B += syrk(1.0, Xb, trans=1, lower=1)
     return B
 
@@ -85,15 +90,8 @@ class KroneckerPreconditioner:
         wsum = float(w.sum())
         if not wsum > 0.0:
             w, wsum = np.ones_like(w), float(w.size)
-        B_W = _weighted_gram(X, w / wsum)
+        B = _weighted_gram(X, w / wsum, fit_intercept)
         p = X.shape[1]
-        m = p + (1 if fit_intercept else 0)
-        B = np.empty((m, m))
-        B[:p, :p] = B_W
-        if fit_intercept:
-            xw = np.asarray((w / wsum).astype(X.dtype) @ X, dtype=np.float64)
-            B[p, :p] = xw
-            B[p, p] = 1.0
         la, self.Ua = np.linalg.eigh(A)
         lb, self.Ub = np.linalg.eigh(B, UPLO="L")
         prod = np.maximum(np.outer(la, lb), 0.0)
@@ -103,7 +101,7 @@ class KroneckerPreconditioner:
         self.K, self.p, self.fit_intercept = K, p, fit_intercept
         # columns that are zero where the weights are positive: left at 0, as the Jacobi
         # preconditioner leaves them (the eigenvectors would spread rounding onto them)
-        self.zero_cols = np.flatnonzero(np.diag(B_W) <= 0.0)
+        self.zero_cols = np.flatnonzero(np.diag(B)[:p] <= 0.0)
 
     def __call__(self, r):
         """``M^{-1} r`` for a flat ``r`` (length ``K p`` or ``K (p + 1)``); a new array."""
